@@ -1,0 +1,149 @@
+package bench
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// newCluster starts an in-process single-broker kfake cluster on 127.0.0.1:0.
+func newCluster(t *testing.T, opts ...kfake.Opt) []string {
+	t.Helper()
+	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c.ListenAddrs()
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestProduceThenConsume(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t)
+	var progress syncBuffer
+	res, err := Produce(ctx, ProduceConfig{
+		Brokers: brokers, Topic: "bench", Partitions: 3, RecordSize: 512,
+		Records: 3000, Acks: -1, Concurrency: 2, Compression: "zstd", Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 3000 || res.Bytes != 3000*512 {
+		t.Fatalf("produce result %v: want exactly 3000 records of 512 bytes", res)
+	}
+	if res.P50 <= 0 || res.P50 > res.P99 || res.P99 > res.P999 || res.MiBps <= 0 {
+		t.Fatalf("produce result %v: want ordered positive percentiles and a rate", res)
+	}
+
+	adm := kadm.NewClient(mustClient(t, brokers))
+	details, err := adm.ListTopics(ctx, "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(details["bench"].Partitions); n != 3 {
+		t.Fatalf("created topic has %d partitions, want 3", n)
+	}
+
+	// Re-running against the existing topic appends to it.
+	if _, err := Produce(ctx, ProduceConfig{Brokers: brokers, Topic: "bench", Partitions: 3, RecordSize: 512, Records: 1000, Acks: 1}); err != nil {
+		t.Fatalf("second produce: %v", err)
+	}
+
+	got, err := Consume(ctx, ConsumeConfig{Brokers: brokers, Topic: "bench", Records: 4000, FetchMaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Records != 4000 || got.Bytes != 4000*512 || got.P99 != 0 {
+		t.Fatalf("consume result %v: want 4000 records of 512 bytes and no latency", got)
+	}
+}
+
+func TestConsumeStopsAtDuration(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t)
+	if _, err := Produce(ctx, ProduceConfig{Brokers: brokers, Topic: "few", Records: 10, Acks: -1}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	got, err := Consume(ctx, ConsumeConfig{Brokers: brokers, Topic: "few", Records: 1000, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("reaching Duration must not be an error, got %v", err)
+	}
+	if got.Records != 10 {
+		t.Fatalf("consumed %d records, want the 10 that exist", got.Records)
+	}
+	if el := time.Since(start); el < 500*time.Millisecond || el > 5*time.Second {
+		t.Fatalf("consume took %v, want about 500ms", el)
+	}
+}
+
+func TestProduceDurationAndRate(t *testing.T) {
+	brokers := newCluster(t)
+	start := time.Now()
+	res, err := Produce(testCtx(t), ProduceConfig{
+		Brokers: brokers, Topic: "paced", RecordSize: 100, Duration: 500 * time.Millisecond,
+		RateLimit: 2000, Acks: -1, Linger: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2000/s for 0.5s: about 1000 records, never far more.
+	if res.Records < 700 || res.Records > 1100 {
+		t.Fatalf("produced %d records in 0.5s at 2000/s, want about 1000", res.Records)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("500ms run took %v", el)
+	}
+}
+
+func TestProduceReturnsFirstError(t *testing.T) {
+	brokers := newCluster(t)
+	// A record larger than the batch limit fails in the client with MESSAGE_TOO_LARGE.
+	res, err := Produce(testCtx(t), ProduceConfig{
+		Brokers: brokers, Topic: "big", RecordSize: 64 << 10, BatchMaxBytes: 16 << 10, Records: 100, Acks: -1,
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "bench: produce: ") || !strings.Contains(err.Error(), "MESSAGE_TOO_LARGE") {
+		t.Fatalf("err = %v, want bench: produce: ... MESSAGE_TOO_LARGE", err)
+	}
+	if res.Records != 0 {
+		t.Fatalf("result counts %d records, want 0 acked", res.Records)
+	}
+}
+
+func TestProduceCanceled(t *testing.T) {
+	brokers := newCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := Produce(ctx, ProduceConfig{Brokers: brokers, Topic: "c", Duration: time.Minute, Acks: -1, RateLimit: 1000})
+	if err == nil || !strings.Contains(err.Error(), "context deadline exceeded") {
+		t.Fatalf("err = %v, want the context error", err)
+	}
+	if el := time.Since(start); el > 5*time.Second {
+		t.Fatalf("canceled produce returned after %v", el)
+	}
+}
+
+func mustClient(t *testing.T, brokers []string) *kgo.Client {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}

@@ -1,0 +1,200 @@
+package broker
+
+// Produce, versions 3-13 (record batch v2 only; topics by id from v13). Each partition's record set must be
+// exactly one v2 batch; it is validated (core/batch), given its offsets and leader
+// epoch, and appended. acks=1 and acks=all are answered once the batch is durable
+// (fsynced, by group commit) unless log.flush.before.ack is false; acks=0 gets no
+// response.
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamd/streamd/core/batch"
+	"github.com/streamd/streamd/core/wire"
+)
+
+func init() { register(kmsg.Produce, 3, 13, handleProduce) }
+
+type producedPart struct {
+	rp   *kmsg.ProduceResponseTopicPartition
+	p    *partition
+	last int64
+}
+
+func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	if req.TransactionID != nil {
+		// Transactions are not served yet: InitProducerId is not advertised, so no
+		// stock client sends this.
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return wire.Reply{Resp: resp}
+	}
+	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return wire.Reply{Resp: resp}
+	}
+	now := time.Now()
+	var waits []producedPart
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
+	for i, rt := range req.Topics {
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		byID := req.Version >= 13
+		t := b.resolveTopic(byID, rt.Topic, rt.TopicID)
+		var topicErr error
+		if t == nil && byID {
+			topicErr = kafkaErr(kerr.UnknownTopicID, "no topic with id %s", topicIDString(rt.TopicID))
+		} else if t == nil {
+			if topicErr = validTopicName(rt.Topic); topicErr == nil {
+				t, topicErr = b.autoCreate(c.Context(), rt.Topic)
+			}
+		}
+		for j, rp := range rt.Partitions {
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			if topicErr != nil {
+				setProduceErr(req.Version, sp, topicErr)
+				continue
+			}
+			p, last, err := b.appendRecords(t, rp.Partition, rp.Records, req.Acks, now)
+			if err != nil {
+				setProduceErr(req.Version, sp, err)
+				b.metrics.produceErrors.Inc()
+				continue
+			}
+			sp.BaseOffset = last.base
+			if t.settings.TimestampType == "LogAppendTime" {
+				sp.LogAppendTime = now.UnixMilli()
+			}
+			sp.LogStartOffset = p.log.StartOffset()
+			b.metrics.bytesIn.Add(float64(len(rp.Records)))
+			if req.Acks != 0 {
+				waits = append(waits, producedPart{rp: sp, p: p, last: last.last})
+			}
+		}
+	}
+	if req.Acks == 0 {
+		return wire.Reply{}
+	}
+	if len(waits) == 0 || !b.cfg.LogFlushBeforeAck {
+		return wire.Reply{Resp: resp}
+	}
+	timeout := time.Duration(req.TimeoutMillis) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	return wire.Reply{Later: func() kmsg.Response {
+		ctx, cancel := context.WithTimeout(c.Context(), timeout)
+		defer cancel()
+		for _, w := range waits {
+			if err := w.p.log.WaitDurable(ctx, w.last); err != nil {
+				if ctx.Err() != nil && c.Context().Err() == nil {
+					err = kafkaErr(kerr.RequestTimedOut, "batch not durable within %v", timeout)
+				}
+				setProduceErr(req.Version, w.rp, err)
+				w.rp.BaseOffset = -1
+			}
+		}
+		return resp
+	}}
+}
+
+type appendResult struct{ base, last int64 }
+
+// appendRecords validates one partition's record set and appends it.
+func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16, now time.Time) (*partition, appendResult, error) {
+	if part < 0 || int(part) >= len(t.parts) {
+		return nil, appendResult{}, kafkaErr(kerr.UnknownTopicOrPartition, "topic %q has %d partitions, no partition %d", t.meta.Name, len(t.parts), part)
+	}
+	p := t.parts[part]
+	s := t.settings
+	if acks == -1 && s.MinInsyncReplicas > 1 {
+		return p, appendResult{}, kafkaErr(kerr.NotEnoughReplicas, "min.insync.replicas is %d but the in-sync replica set has 1 member", s.MinInsyncReplicas)
+	}
+	batches, err := batch.Split(records)
+	if err != nil {
+		return p, appendResult{}, batchErr(err)
+	}
+	if len(batches) != 1 {
+		return p, appendResult{}, kafkaErr(kerr.InvalidRecord, "produce v3+ must carry exactly one record batch per partition, got %d", len(batches))
+	}
+	bb := batches[0]
+	h, err := batch.Validate(bb, batch.ValidateOptions{
+		MaxBatchBytes: s.MaxMessageBytes,
+		RequireKeys:   s.Compact,
+		CheckRecords:  true,
+	})
+	if err != nil {
+		return p, appendResult{}, batchErr(err)
+	}
+	if s.TimestampType == "LogAppendTime" {
+		batch.SetLogAppendTime(bb, now.UnixMilli())
+	} else if err := checkTimestamps(h, s.TimestampBeforeMaxMs, s.TimestampAfterMaxMs, now); err != nil {
+		return p, appendResult{}, err
+	}
+	res, err := p.log.Append(bb, p.epoch)
+	if err != nil {
+		b.log.Error("append failed", "topic", t.meta.Name, "partition", part, "err", err)
+		return p, appendResult{}, kafkaErr(kerr.KafkaStorageError, "append failed: %v", err)
+	}
+	return p, appendResult{base: res.BaseOffset, last: res.LastOffset}, nil
+}
+
+// checkTimestamps applies message.timestamp.before/after.max.ms to the batch's first and
+// largest timestamps.
+func checkTimestamps(h batch.Header, beforeMax, afterMax int64, now time.Time) error {
+	nowMs := now.UnixMilli()
+	if beforeMax >= 0 && beforeMax < math.MaxInt64 && h.BaseTimestamp >= 0 && nowMs-h.BaseTimestamp > beforeMax {
+		return kafkaErr(kerr.InvalidTimestamp, "timestamp %d is more than message.timestamp.before.max.ms=%d before the broker time %d", h.BaseTimestamp, beforeMax, nowMs)
+	}
+	if afterMax >= 0 && afterMax < math.MaxInt64 && h.MaxTimestamp-nowMs > afterMax {
+		return kafkaErr(kerr.InvalidTimestamp, "timestamp %d is more than message.timestamp.after.max.ms=%d after the broker time %d", h.MaxTimestamp, afterMax, nowMs)
+	}
+	return nil
+}
+
+// batchErr converts a core/batch validation error.
+func batchErr(err error) error {
+	if be, ok := err.(*batch.Error); ok {
+		return &kafkaError{code: be.Code, msg: be.Msg}
+	}
+	return kafkaErr(kerr.CorruptMessage, "%v", err)
+}
+
+func setProduceErr(version int16, sp *kmsg.ProduceResponseTopicPartition, err error) {
+	code, msg := codeOf(err)
+	sp.ErrorCode = code
+	sp.BaseOffset = -1
+	if version >= 8 && msg != "" {
+		sp.ErrorMessage = &msg
+	}
+}

@@ -1,0 +1,18 @@
+package broker_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// Third-party clients used by the compatibility tests keep package-level
+		// goroutines: sarama's go-metrics meter ticker and kafka-go's shared default
+		// transport. None of these belong to the broker.
+		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+		goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*conn).run"),
+		goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*connPool).discover"),
+	)
+}

@@ -1,0 +1,87 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// metrics are the broker's Prometheus metrics, on a registry of its own (so several
+// brokers can live in one test process). Served at /metrics on the admin listener.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	reqBytes      prometheus.Counter
+	respBytes     prometheus.Counter
+	bytesIn       prometheus.Counter
+	bytesOut      prometheus.Counter
+	produceErrors prometheus.Counter
+}
+
+func newMetrics(b *Broker) *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_requests_total", Help: "Kafka requests answered, by API.",
+		}, []string{"api"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "streamd_request_duration_seconds",
+			Help:    "Time from reading a request to writing its response, by API (includes fsync waits and fetch long polls).",
+			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14),
+		}, []string{"api"}),
+		reqBytes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_request_bytes_total", Help: "Bytes of Kafka requests read."}),
+		respBytes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_response_bytes_total", Help: "Bytes of Kafka responses written."}),
+		bytesIn:       prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_produce_bytes_total", Help: "Record batch bytes appended by produce requests."}),
+		bytesOut:      prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_fetch_bytes_total", Help: "Record batch bytes returned by fetch requests."}),
+		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_produce_errors_total", Help: "Partition produces rejected (validation, storage)."}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.reqBytes, m.respBytes, m.bytesIn, m.bytesOut, m.produceErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&logCollector{b: b})
+	return m
+}
+
+// Observe implements wire.Observer.
+func (m *metrics) Observe(key int16, d time.Duration, reqBytes, respBytes int) {
+	name := kmsg.NameForKey(key)
+	m.requests.WithLabelValues(name).Inc()
+	m.latency.WithLabelValues(name).Observe(d.Seconds())
+	m.reqBytes.Add(float64(reqBytes))
+	m.respBytes.Add(float64(respBytes))
+}
+
+// logCollector reports per-partition log gauges at scrape time.
+type logCollector struct{ b *Broker }
+
+var (
+	descSize  = prometheus.NewDesc("streamd_log_size_bytes", "Bytes on disk of a partition's segments.", []string{"topic", "partition"}, nil)
+	descStart = prometheus.NewDesc("streamd_log_start_offset", "Log start offset of a partition.", []string{"topic", "partition"}, nil)
+	descEnd   = prometheus.NewDesc("streamd_log_end_offset", "Log end offset (next offset to be written) of a partition.", []string{"topic", "partition"}, nil)
+	descHWM   = prometheus.NewDesc("streamd_high_watermark", "High watermark (durable, readable end) of a partition.", []string{"topic", "partition"}, nil)
+	descSegs  = prometheus.NewDesc("streamd_log_segments", "Number of segments of a partition.", []string{"topic", "partition"}, nil)
+)
+
+func (c *logCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSize
+	ch <- descStart
+	ch <- descEnd
+	ch <- descHWM
+	ch <- descSegs
+}
+
+func (c *logCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, t := range c.b.sortedTopics() {
+		for i, p := range t.parts {
+			lbl := []string{t.meta.Name, strconv.Itoa(i)}
+			ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(p.log.Size()), lbl...)
+			ch <- prometheus.MustNewConstMetric(descStart, prometheus.GaugeValue, float64(p.log.StartOffset()), lbl...)
+			ch <- prometheus.MustNewConstMetric(descEnd, prometheus.GaugeValue, float64(p.log.EndOffset()), lbl...)
+			ch <- prometheus.MustNewConstMetric(descHWM, prometheus.GaugeValue, float64(p.log.HighWatermark()), lbl...)
+			ch <- prometheus.MustNewConstMetric(descSegs, prometheus.GaugeValue, float64(len(p.log.Segments())), lbl...)
+		}
+	}
+}

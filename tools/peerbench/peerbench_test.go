@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamd/streamd/core/bench"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata golden files")
+
+// TestMain lets the test binary act as the broker child, as the real binary does.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == childCommand {
+		os.Exit(runChild(os.Args[2:]))
+	}
+	os.Exit(m.Run())
+}
+
+func TestExpandSystems(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{"streamd,kfake,nats", variants, false},
+		{"nats, KFAKE", []string{"kfake-async", "kfake-sync", "nats-async", "nats-sync"}, false},
+		{"nats-sync,streamd,nats-sync", []string{"streamd", "nats-sync"}, false},
+		{"kafka", nil, true},
+		{" , ", nil, true},
+	} {
+		got, err := expandSystems(tc.in)
+		if (err != nil) != tc.err || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("expandSystems(%q) = %v, %v; want %v, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestParseFlagsRejectsNonsense(t *testing.T) {
+	for _, args := range [][]string{{"-duration", "0s"}, {"-record-size", "-1"}, {"-systems", "redpanda"}, {"extra"}} {
+		if _, err := parseFlags(args); err == nil {
+			t.Errorf("parseFlags(%q) accepted", args)
+		}
+	}
+	o, err := parseFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(o.systems, variants) || o.recordSize != 1024 || o.partitions != 3 {
+		t.Errorf("defaults = %+v; want every variant, 1 KiB records, 3 partitions", o)
+	}
+}
+
+func TestParseProcStatus(t *testing.T) {
+	status := "Name:\tkfake\nVmPeak:\t  900 kB\nVmHWM:\t   41000 kB\nVmRSS:\t   22528 kB\nThreads:\t7\n"
+	hwm, rss, err := parseProcStatus([]byte(status))
+	if err != nil || hwm != 41000<<10 || rss != 22528<<10 {
+		t.Fatalf("parseProcStatus = %d, %d, %v; want %d, %d", hwm, rss, err, 41000<<10, 22528<<10)
+	}
+	if _, _, err := parseProcStatus([]byte("Name:\tx\n")); err == nil {
+		t.Fatal("status without VmHWM/VmRSS accepted")
+	}
+}
+
+func TestLogBufferReady(t *testing.T) {
+	l := newLogBuffer()
+	io.WriteString(l, "starting\nlevel=INFO msg=\"listening\" rea")
+	select {
+	case line := <-l.ready:
+		t.Fatalf("ready reported early: %q", line)
+	default:
+	}
+	io.WriteString(l, "dy=true\nmore\n")
+	select {
+	case line := <-l.ready:
+		if line != `level=INFO msg="listening" ready=true` {
+			t.Fatalf("ready line = %q", line)
+		}
+	default:
+		t.Fatal("ready line split across writes not reported")
+	}
+	io.WriteString(l, "ready again\n") // reported once only; must not block
+	if !strings.HasSuffix(l.tail(20), "ready again") {
+		t.Fatalf("tail = %q", l.tail(20))
+	}
+}
+
+func TestReportGolden(t *testing.T) {
+	res := func(recs, mibps float64, p50, p99, p999 time.Duration) bench.Result {
+		return bench.Result{RecordsPerSec: recs, MiBps: mibps, P50: p50, P99: p99, P999: p999}
+	}
+	o, _ := parseFlags([]string{"-systems", "streamd,kfake-sync,nats-async"})
+	rep := report{
+		opts: o, started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), latencyRate: 50000,
+		machine: "Test CPU, 2 cores, Linux 6.0, go1.26, data dir on ext4",
+		disk:    diskCeiling{Seq64K: 150, Seq1M: 500, Sync4KP50: 280 * time.Microsecond, Sync4KP99: 700 * time.Microsecond, Sync4KOps: 3000},
+		results: []measurement{
+			{system: "streamd", peak: res(100000, 97.7, 200*time.Millisecond, 300*time.Millisecond, 0),
+				latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
+				read:   res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
+			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
+				latRun: res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
+				read:   res(0, 200, 0, 0, 0), hwm: 32 << 20, rss: 24 << 20},
+			{system: "nats-async", peak: res(80000, 78.1, 30*time.Millisecond, 60*time.Millisecond, 0),
+				err: errors.New("latency run: boom\n  (broker log: x)")},
+		},
+	}
+	var b bytes.Buffer
+	if err := rep.write(&b); err != nil {
+		t.Fatal(err)
+	}
+	golden := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != string(want) {
+		t.Errorf("report differs from %s (run with -update to accept):\n%s", golden, b.String())
+	}
+}
+
+// TestMeasureSystemChildren runs the whole per-system sequence against real
+// child processes (this test binary re-executed as kfake and nats-server).
+func TestMeasureSystemChildren(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts broker processes")
+	}
+	o := options{
+		duration: 300 * time.Millisecond, latencyDur: 200 * time.Millisecond, recordSize: 256,
+		partitions: 2, concurrency: 1,
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, name := range []string{"kfake-sync", "nats-async"} {
+		t.Run(name, func(t *testing.T) {
+			base := t.TempDir()
+			rate := 2000.0
+			m := measureSystem(ctx, log, o, name, base, &rate, nil)
+			if m.err != nil {
+				t.Fatal(m.err)
+			}
+			if m.peak.Records == 0 || m.read.Records != m.peak.Records || m.latRun.P99 == 0 {
+				t.Errorf("peak %v, read %v, latency %v: want records read back and latencies", m.peak, m.read, m.latRun)
+			}
+			if m.latRun.RecordsPerSec > 2400 {
+				t.Errorf("latency run at %.0f records/s, want the 2000/s limit", m.latRun.RecordsPerSec)
+			}
+			if m.hwm < m.rss || m.rss < 1<<20 {
+				t.Errorf("RSS peak %d, now %d: implausible", m.hwm, m.rss)
+			}
+			if entries, _ := os.ReadDir(base); len(entries) != 0 {
+				t.Errorf("data dir not removed: %v", entries)
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// report is everything one peerbench run prints.
+type report struct {
+	opts        options
+	started     time.Time
+	machine     string
+	disk        diskCeiling
+	results     []measurement
+	latencyRate float64
+}
+
+// columnNames are the table headers of the system variants.
+var columnNames = map[string]string{
+	"streamd":     "streamd",
+	"kfake-async": "kfake",
+	"kfake-sync":  "kfake sync",
+	"nats-async":  "NATS",
+	"nats-sync":   "NATS sync",
+}
+
+// row is one metric of the results table.
+type row struct {
+	label  string
+	format string // for the value; ratios are always %.2f×
+	value  func(measurement) float64
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+var rows = []row{
+	{"produce peak, MiB/s", "%.1f", func(m measurement) float64 { return m.peak.MiBps }},
+	{"produce peak, records/s", "%.0f", func(m measurement) float64 { return m.peak.RecordsPerSec }},
+	{"produce at peak, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P50) }},
+	{"produce at peak, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P99) }},
+	{"latency run, achieved records/s", "%.0f", func(m measurement) float64 { return m.latRun.RecordsPerSec }},
+	{"latency run, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P50) }},
+	{"latency run, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P99) }},
+	{"latency run, p99.9 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P999) }},
+	{"consume (read back), MiB/s", "%.1f", func(m measurement) float64 { return m.read.MiBps }},
+	{"broker peak RSS (VmHWM), MiB", "%.0f", func(m measurement) float64 { return float64(m.hwm) / (1 << 20) }},
+	{"broker RSS at end (VmRSS), MiB", "%.0f", func(m measurement) float64 { return float64(m.rss) / (1 << 20) }},
+}
+
+func (r report) write(w io.Writer) error {
+	var b strings.Builder
+	o := r.opts
+	fmt.Fprintf(&b, "### peerbench, %s\n\n", r.started.UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Machine: %s. The load generator and the broker share the machine and talk over loopback.\n\n", r.machine)
+	warm := ""
+	if o.warmup > 0 {
+		warm = fmt.Sprintf("%s warm-up, then ", o.warmup)
+	}
+	fmt.Fprintf(&b, "Workload: %d-byte records, %d partitions (NATS: subjects of one stream), acks=all, no compression, "+
+		"%d producer client(s); %s%s peak produce, read-back of everything produced, "+
+		"%s latency run at %.0f records/s (%s).\n\n",
+		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin())
+
+	b.WriteString("| disk ceiling (data dir) | result |\n|---|---|\n")
+	fmt.Fprintf(&b, "| 64 KiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq64K)
+	fmt.Fprintf(&b, "| 1 MiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq1M)
+	fmt.Fprintf(&b, "| 4 KiB append + fsync, p50 / p99 | %.2f ms / %.2f ms (%d syncs) |\n\n",
+		ms(r.disk.Sync4KP50), ms(r.disk.Sync4KP99), r.disk.Sync4KOps)
+
+	var streamd *measurement
+	for i := range r.results {
+		if r.results[i].system == "streamd" {
+			streamd = &r.results[i]
+		}
+	}
+	var others []measurement
+	b.WriteString("| metric |")
+	for _, m := range r.results {
+		fmt.Fprintf(&b, " %s |", columnNames[m.system])
+		if streamd != nil && m.system != "streamd" {
+			others = append(others, m)
+		}
+	}
+	for _, m := range others {
+		fmt.Fprintf(&b, " streamd ÷ %s |", columnNames[m.system])
+	}
+	b.WriteString("\n|---|" + strings.Repeat("--:|", len(r.results)+len(others)) + "\n")
+	for _, rw := range rows {
+		fmt.Fprintf(&b, "| %s |", rw.label)
+		for _, m := range r.results {
+			fmt.Fprintf(&b, " %s |", cell(rw.format, rw.value(m)))
+		}
+		for _, m := range others {
+			fmt.Fprintf(&b, " %s |", ratio(rw.value(*streamd), rw.value(m)))
+		}
+		b.WriteString("\n")
+	}
+	for _, m := range r.results {
+		if m.err != nil {
+			fmt.Fprintf(&b, "\n%s failed: %s\n", columnNames[m.system], oneLine(m.err.Error()))
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (r report) rateOrigin() string {
+	if r.opts.latencyRate > 0 {
+		return "set by -latency-rate"
+	}
+	for _, m := range r.results {
+		if m.peak.RecordsPerSec > 0 {
+			return "half of " + columnNames[m.system] + "'s peak"
+		}
+	}
+	return "no peak measured"
+}
+
+// cell formats a value; zero means "not measured".
+func cell(format string, v float64) string {
+	if v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// ratio is a / b, or a dash when either side was not measured.
+func ratio(a, b float64) string {
+	if a == 0 || b == 0 {
+		return "—"
+	}
+	if r := a / b; r < 0.1 {
+		return fmt.Sprintf("%.3f×", r)
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
