@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,6 +31,10 @@ func (b *Broker) startAdmin() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	// Profiling for operators (the admin listener binds to loopback by default).
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	b.adminLn = ln
 	b.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.bg.Add(1)

@@ -49,7 +49,11 @@ func TestKcat(t *testing.T) {
 			cons := exec.CommandContext(ctx, kcat, "-b", addr, "-t", topic, "-C", "-o", "beginning", "-e", "-q", "-f", "%k:%s\n")
 			var errb strings.Builder
 			cons.Stderr = &errb
-			defer func() { if t.Failed() { t.Log(errb.String()[max(0, errb.Len()-3000):]) } }()
+			defer func() {
+				if t.Failed() {
+					t.Log(errb.String()[max(0, errb.Len()-3000):])
+				}
+			}()
 			out, err := cons.Output()
 			if err != nil {
 				t.Fatalf("kcat consume: %v", err)

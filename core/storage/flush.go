@@ -227,6 +227,9 @@ func (l *Log) Close() error {
 	l.mu.Lock()
 	segs, uns := l.segs, l.unsynced
 	l.segs, l.unsynced, l.released = nil, nil, true
+	if len(segs) > 0 {
+		segs[len(segs)-1].trimReserved()
+	}
 	l.mu.Unlock()
 	l.flushMu.Unlock()
 	for _, s := range uns {

@@ -127,6 +127,7 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
 	batch.SetBaseOffset(b, base)
 	batch.SetLeaderEpoch(b, leaderEpoch)
 	pos := seg.size
+	seg.reserve(pos+n, max(l.opts.SegmentBytes, pos+n))
 	if _, err := seg.f.WriteAt(b, pos); err != nil {
 		seg.f.Truncate(pos) // best effort; the log is failed either way
 		l.failLocked(fmt.Errorf("write %s: %w", seg.prefix+LogSuffix, err))
@@ -181,6 +182,7 @@ func (l *Log) rollLocked() (*segment, error) {
 		return nil, err
 	}
 	old.sealed = true
+	old.trimReserved()
 	if !old.inUnsynced { // its index files still need writing and syncing
 		old.inUnsynced = true
 		old.acquire()

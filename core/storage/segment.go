@@ -32,6 +32,7 @@ type segment struct {
 
 	// Guarded by Log.mu.
 	size       int64
+	reserved   int64 // bytes of the file reserved with fallocate (beyond size); -1: unsupported
 	next       int64     // offset after the last batch
 	created    time.Time // first append (or a stand-in after a restart)
 	sealed     bool      // no longer the active segment
@@ -112,6 +113,33 @@ func (s *segment) openIndexFiles() error {
 		}
 	}
 	return nil
+}
+
+// PreallocStep is how far ahead of the write position a segment's blocks are reserved.
+const PreallocStep = 32 << 20
+
+// reserve makes sure blocks up to end are reserved, in PreallocStep steps capped at
+// limit (the segment size limit). Errors only disable reservation: it is an
+// optimisation, never needed for correctness.
+func (s *segment) reserve(end, limit int64) {
+	if s.reserved < 0 || end <= s.reserved {
+		return
+	}
+	from := max(s.reserved, s.size)
+	want := max(end, min(from+PreallocStep, limit))
+	if err := fallocKeepSize(s.f, from, want-from); err != nil {
+		s.reserved = -1
+		return
+	}
+	s.reserved = want
+}
+
+// trimReserved gives back reserved blocks past the end of a sealed or closing segment.
+func (s *segment) trimReserved() {
+	if s.reserved > s.size {
+		_ = s.f.Truncate(s.size)
+	}
+	s.reserved = 0
 }
 
 func (s *segment) acquire() { s.refs.Add(1) }
