@@ -32,7 +32,7 @@ type segment struct {
 
 	// Guarded by Log.mu.
 	size       int64
-	reserved   int64 // bytes of the file reserved with fallocate (beyond size); -1: unsupported
+	reserved   int64     // bytes of the file reserved with fallocate (beyond size); -1: unsupported
 	next       int64     // offset after the last batch
 	created    time.Time // first append (or a stand-in after a restart)
 	sealed     bool      // no longer the active segment
