@@ -51,7 +51,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 // oneLine folds a multi-line error (a broker's message may contain
 // newlines) into one line.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.TrimSpace(s)), " ")
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "; ")
 }
 
 // globals are the flags every client command shares.

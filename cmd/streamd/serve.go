@@ -65,6 +65,13 @@ else built-in defaults); --listen, --data-dir and --admin-listen override the fi
 			return b.Shutdown(sctx)
 		},
 	}
+	// --brokers is a client flag: keep it out of serve's help.
+	cmd.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if fl := c.Root().PersistentFlags().Lookup("brokers"); fl != nil {
+			fl.Hidden = true
+		}
+		c.Root().HelpFunc()(c, args)
+	})
 	f := cmd.Flags()
 	f.StringVar(&cfgPath, "config", "", "config file (default ./config.toml if present)")
 	f.StringVar(&listen, "listen", "", "Kafka listener HOST:PORT (overrides listeners)")
