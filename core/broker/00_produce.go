@@ -112,7 +112,7 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	return wire.Reply{Later: func() kmsg.Response {
+	return wire.Reply{Later: func() wire.Reply {
 		ctx, cancel := context.WithTimeout(c.Context(), timeout)
 		defer cancel()
 		for _, w := range waits {
@@ -124,7 +124,7 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 				w.rp.BaseOffset = -1
 			}
 		}
-		return resp
+		return wire.Reply{Resp: resp}
 	}}
 }
 

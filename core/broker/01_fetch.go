@@ -31,12 +31,13 @@ func handleFetch(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	}
 	// Snapshot the wake-up channels before reading so no append is missed.
 	wake := b.fetchWakeups(req)
-	resp, n, urgent := b.gatherFetch(req)
+	reply, n, urgent := b.gatherFetch(req)
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(wake) == 0 {
-		return wire.Reply{Resp: resp}
+		return reply
 	}
+	releaseFiles(reply.Files)
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
-	return wire.Reply{Later: func() kmsg.Response {
+	return wire.Reply{Later: func() wire.Reply {
 		timer := time.NewTimer(time.Until(deadline))
 		defer timer.Stop()
 		cases := make([]reflect.SelectCase, 0, len(wake)+3)
@@ -52,14 +53,15 @@ func handleFetch(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 			}
 			chosen, _, _ := reflect.Select(cases)
 			if chosen < 3 {
-				resp, _, _ = b.gatherFetch(req)
-				return resp
+				reply, _, _ = b.gatherFetch(req)
+				return reply
 			}
 			wake = b.fetchWakeups(req)
-			resp, n, urgent = b.gatherFetch(req)
+			reply, n, urgent = b.gatherFetch(req)
 			if urgent || n >= int(req.MinBytes) {
-				return resp
+				return reply
 			}
+			releaseFiles(reply.Files)
 		}
 	}}
 }
@@ -81,9 +83,11 @@ func (b *Broker) fetchWakeups(req *kmsg.FetchRequest) []<-chan struct{} {
 	return out
 }
 
-// gatherFetch reads what is available now. urgent is true when some partition has an
-// error the client should see at once.
-func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, bool) {
+// gatherFetch collects what is available now: record data is not read but listed as
+// file ranges the connection writer sends with sendfile. urgent is true when some
+// partition has an error the client should see at once.
+func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (wire.Reply, int, bool) {
+	var files []wire.FileRange
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
 	remaining := int64(req.MaxBytes)
 	if remaining <= 0 {
@@ -128,7 +132,7 @@ func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, 
 			if limit <= 0 {
 				limit = 1 // still return the first batch whole (KIP-74)
 			}
-			r, err := p.log.Read(rp.FetchOffset, int32(min(limit, 1<<31-1)))
+			r, err := p.log.ReadFile(rp.FetchOffset, int32(min(limit, 1<<31-1)))
 			if err != nil {
 				code, _ := codeOf(err)
 				sp.ErrorCode = code
@@ -139,18 +143,28 @@ func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, int, 
 			sp.HighWatermark = r.HighWatermark
 			sp.LastStableOffset = r.LastStableOffset
 			sp.LogStartOffset = r.LogStartOffset
-			if len(r.Data) > int(limit) && total > 0 {
+			if r.Len == 0 {
+				continue
+			}
+			if r.Len > limit && total > 0 {
+				r.Release()
 				continue // KIP-74 applies to the first non-empty partition only
 			}
-			if len(r.Data) > 0 {
-				sp.RecordBatches = r.Data
-			}
-			total += len(r.Data)
-			remaining -= int64(len(r.Data))
+			fr := wire.FileRange{Marker: wire.NewMarker(), File: r.File, Off: r.Pos, Len: r.Len, Release: r.Release}
+			sp.RecordBatches = fr.Marker[:]
+			files = append(files, fr)
+			total += int(r.Len)
+			remaining -= r.Len
 		}
 	}
 	b.metrics.bytesOut.Add(float64(total))
-	return resp, total, urgent
+	return wire.Reply{Resp: resp, Files: files}, total, urgent
+}
+
+func releaseFiles(fs []wire.FileRange) {
+	for _, f := range fs {
+		f.Release()
+	}
 }
 
 var noRecords = []byte{}

@@ -3,7 +3,9 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,8 +34,19 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr := freePort(t)
 	var all []acked
-	for cycle := range 3 {
+	var logs strings.Builder
+	defer func() {
+		if t.Failed() {
+			t.Logf("broker logs:\n%s", logs.String())
+		}
+	}()
+	cycles, runFor := 3, 1500*time.Millisecond
+	if n, err := strconv.Atoi(os.Getenv("STREAMD_CRASH_CYCLES")); err == nil && n > 0 {
+		cycles, runFor = n, 700*time.Millisecond // soak: go test -run TestCrash with STREAMD_CRASH_CYCLES=50
+	}
+	for cycle := range cycles {
 		c := startChild(t, dataDir, addr)
+		defer func() { logs.WriteString(fmt.Sprintf("--- cycle %d\n%s", cycle, c.output())) }()
 		if cycle == 0 {
 			adm := newAdmin(t, addr)
 			createTopic(t, adm, "crash", 3, nil)
@@ -61,7 +74,7 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 				})
 			}
 		}()
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(runFor)
 		c.kill() // SIGKILL mid-stream
 		cancel()
 		wg.Wait()

@@ -22,11 +22,15 @@ var ErrClosed = errors.New("wire: server closed")
 // Reply is what a Handler returns for one request.
 //
 // Exactly one of Resp and Later is normally set. Later runs on the connection's writer
-// goroutine, in request order, and returns the response then. A Reply with neither set
-// sends nothing (Kafka's acks=0 produce).
+// goroutine, in request order, and returns the reply then (its own Later is ignored). A
+// Reply with neither set sends nothing (Kafka's acks=0 produce).
+//
+// Files lists byte fields of Resp that are sent straight from files (sendfile) rather
+// than from memory: see FileRange.
 type Reply struct {
 	Resp  kmsg.Response
-	Later func() kmsg.Response
+	Later func() Reply
+	Files []FileRange
 }
 
 // Handler serves decoded requests. Handle is called on the connection's reader goroutine
@@ -350,7 +354,7 @@ func (c *Conn) safeHandle(req kmsg.Request) (r Reply, err error) {
 }
 
 // safeLater runs a deferred reply; a panic closes only this connection.
-func (c *Conn) safeLater(p pending) (resp kmsg.Response, ok bool) {
+func (c *Conn) safeLater(p pending) (reply Reply, ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.srv.logger().Error("handler panic", "api", kmsg.NameForKey(p.key),
@@ -397,10 +401,11 @@ func (c *Conn) writeLoop() {
 	broken := false
 	for p := range c.pending {
 		if broken {
+			releaseFiles(p.reply.Files)
 			continue // drain so the reader never blocks
 		}
-		resp := p.reply.Resp
-		if p.reply.Later != nil {
+		reply := p.reply
+		if reply.Later != nil {
 			// Later may wait (fsync, long poll): send what is ready first.
 			if len(buf) > 0 {
 				if _, err := c.nc.Write(buf); err != nil {
@@ -411,13 +416,15 @@ func (c *Conn) writeLoop() {
 				buf = buf[:0]
 			}
 			var ok bool
-			if resp, ok = c.safeLater(p); !ok {
+			if reply, ok = c.safeLater(p); !ok {
 				broken = true
 				c.cancel()
 				continue
 			}
 		}
+		resp := reply.Resp
 		if resp == nil {
+			releaseFiles(reply.Files)
 			continue
 		}
 		resp.SetVersion(p.version)
@@ -429,6 +436,20 @@ func (c *Conn) writeLoop() {
 		}
 		buf = resp.AppendTo(buf)
 		binary.BigEndian.PutUint32(buf[start:], uint32(len(buf)-start-4))
+		if len(reply.Files) > 0 {
+			// Send what is buffered, then this response in pieces around its files.
+			n, err := c.writeWithFiles(buf, start, resp.IsFlexible(), reply.Files)
+			if err != nil {
+				c.srv.logger().Debug("write failed", "client", c.remote, "err", err)
+				broken = true
+				c.cancel()
+			}
+			if c.srv.Observer != nil {
+				c.srv.Observer.Observe(p.key, time.Since(p.start), p.reqBytes, n)
+			}
+			buf = buf[:0]
+			continue
+		}
 		if c.srv.Observer != nil {
 			c.srv.Observer.Observe(p.key, time.Since(p.start), p.reqBytes, len(buf)-start)
 		}

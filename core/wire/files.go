@@ -1,0 +1,162 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"syscall"
+)
+
+// MarkerLen is the length of a FileRange marker.
+const MarkerLen = 16
+
+// FileRange stands for one bytes field of a response whose content is sent from a file
+// with sendfile(2), so record data never passes through user space.
+//
+// The handler sets the field to Marker[:] (a random, unique 16-byte value from
+// NewMarker) and lists the FileRange in Reply.Files, in the order the fields appear in
+// the encoded response. The writer encodes the response with kmsg, finds each marker,
+// and sends: the bytes before it with the field's length prefix rewritten for Len, then
+// Len bytes of File from Off, then the rest. Only a field that is a bytes field of the
+// response (int32 length prefix, or compact uvarint length+1 in flexible versions) may
+// be marked; nothing else in the Kafka protocol depends on a field's byte length but the
+// frame size, which the writer adjusts.
+type FileRange struct {
+	Marker  [MarkerLen]byte
+	File    *os.File
+	Off     int64
+	Len     int64
+	Release func() // called once the range has been sent (or dropped)
+}
+
+// NewMarker returns a random marker.
+func NewMarker() [MarkerLen]byte {
+	var m [MarkerLen]byte
+	_, _ = rand.Read(m[:])
+	return m
+}
+
+func releaseFiles(fs []FileRange) {
+	for _, f := range fs {
+		if f.Release != nil {
+			f.Release()
+		}
+	}
+}
+
+// writeWithFiles writes buf[:start] (earlier responses) and then the response in
+// buf[start:], splicing in its file ranges. It returns the response's size on the wire.
+func (c *Conn) writeWithFiles(buf []byte, start int, flexible bool, files []FileRange) (int, error) {
+	defer releaseFiles(files)
+	resp := buf[start:]
+	type cut struct {
+		prefixAt, dataEnd int // the marker's length prefix and the marker's end in resp
+	}
+	cuts := make([]cut, len(files))
+	from := 8 // past the frame size and correlation id
+	oldPrefix := 4
+	if flexible {
+		oldPrefix = 1 // uvarint(16+1)
+	}
+	size := int64(len(resp))
+	for i, f := range files {
+		j := bytes.Index(resp[from:], f.Marker[:])
+		if j < 0 {
+			return 0, fmt.Errorf("wire: file range marker %d not found in response", i)
+		}
+		m := from + j
+		cuts[i] = cut{prefixAt: m - oldPrefix, dataEnd: m + MarkerLen}
+		from = m + MarkerLen
+		size += int64(len(lengthPrefix(nil, f.Len, flexible))) + f.Len - int64(oldPrefix) - MarkerLen
+	}
+	if size-4 > 1<<31-1 {
+		return 0, errors.New("wire: response too large")
+	}
+	binary.BigEndian.PutUint32(resp, uint32(size-4))
+	out := buf[:start]
+	prev := 0
+	for i, f := range files {
+		out = append(out, resp[prev:cuts[i].prefixAt]...)
+		out = lengthPrefix(out, f.Len, flexible)
+		if _, err := c.nc.Write(out); err != nil {
+			return 0, err
+		}
+		out = out[:0]
+		if err := sendFile(c.nc, f.File, f.Off, f.Len); err != nil {
+			return 0, err
+		}
+		prev = cuts[i].dataEnd
+	}
+	out = append(out, resp[prev:]...)
+	if _, err := c.nc.Write(out); err != nil {
+		return 0, err
+	}
+	return int(size), nil
+}
+
+// lengthPrefix appends the length prefix of a non-null bytes field.
+func lengthPrefix(dst []byte, n int64, flexible bool) []byte {
+	if flexible {
+		return binary.AppendUvarint(dst, uint64(n+1))
+	}
+	return binary.BigEndian.AppendUint32(dst, uint32(n))
+}
+
+// sendFile copies n bytes of f at off to the connection: sendfile(2) where the
+// connection is a socket, else through a buffer. It never moves f's file offset, so
+// concurrent senders of one file are safe.
+func sendFile(nc net.Conn, f *os.File, off, n int64) error {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return copyFile(nc, f, off, n)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return copyFile(nc, f, off, n)
+	}
+	fc, err := f.SyscallConn()
+	if err != nil {
+		return copyFile(nc, f, off, n)
+	}
+	var serr error
+	ferr := fc.Read(func(ffd uintptr) bool {
+		werr := rc.Write(func(sfd uintptr) bool {
+			for n > 0 {
+				w, err := syscall.Sendfile(int(sfd), int(ffd), &off, int(min(n, 1<<30)))
+				if w > 0 {
+					n -= int64(w)
+				}
+				switch {
+				case err == syscall.EAGAIN:
+					return false // wait until writable
+				case err == syscall.EINTR:
+				case err != nil:
+					serr = err
+					return true
+				case w == 0:
+					serr = io.ErrUnexpectedEOF // the file is shorter than promised
+					return true
+				}
+			}
+			return true
+		})
+		if werr != nil && serr == nil {
+			serr = werr
+		}
+		return true
+	})
+	if ferr != nil && serr == nil {
+		serr = ferr
+	}
+	return serr
+}
+
+func copyFile(w io.Writer, f *os.File, off, n int64) error {
+	_, err := io.Copy(w, io.NewSectionReader(f, off, n))
+	return err
+}
