@@ -69,7 +69,8 @@ type ProduceConfig struct {
 	// own connection and producer id, sharing the record budget and the rate
 	// limit; 0 means 1.
 	Concurrency int
-	// Linger is kgo's ProducerLinger; 0 keeps kgo's default (10ms).
+	// Linger is kgo's ProducerLinger; 0 keeps kgo's default (10ms), negative means no
+	// linger (a batch is sent as soon as the connection is free).
 	Linger time.Duration
 	// BatchMaxBytes is kgo's ProducerBatchMaxBytes; 0 keeps kgo's default
 	// (1,000,012 bytes).
@@ -181,9 +182,6 @@ func (c ProduceConfig) normalize() (ProduceConfig, error) {
 		bad("Concurrency: %d is negative", c.Concurrency)
 	case c.Concurrency == 0:
 		c.Concurrency = 1
-	}
-	if c.Linger < 0 {
-		bad("Linger: %s is negative", c.Linger)
 	}
 	if c.BatchMaxBytes < 0 {
 		bad("BatchMaxBytes: %d is negative", c.BatchMaxBytes)

@@ -148,8 +148,11 @@ func producerOpts(c ProduceConfig) []kgo.Opt {
 		codec = kgo.ZstdCompression()
 	}
 	opts = append(opts, kgo.ProducerBatchCompression(codec))
-	if c.Linger > 0 {
+	switch {
+	case c.Linger > 0:
 		opts = append(opts, kgo.ProducerLinger(c.Linger))
+	case c.Linger < 0:
+		opts = append(opts, kgo.ProducerLinger(0))
 	}
 	if c.BatchMaxBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(c.BatchMaxBytes))

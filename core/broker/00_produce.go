@@ -161,11 +161,38 @@ func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16,
 	} else if err := checkTimestamps(h, s.TimestampBeforeMaxMs, s.TimestampAfterMaxMs, now); err != nil {
 		return p, appendResult{}, err
 	}
+	if h.ProducerID >= 0 {
+		return b.appendIdempotent(t, p, bb, h)
+	}
 	res, err := p.log.Append(bb, p.epoch)
 	if err != nil {
 		b.log.Error("append failed", "topic", t.meta.Name, "partition", part, "err", err)
 		return p, appendResult{}, kafkaErr(kerr.KafkaStorageError, "append failed: %v", err)
 	}
+	return p, appendResult{base: res.BaseOffset, last: res.LastOffset}, nil
+}
+
+// appendIdempotent appends a batch that carries a producer id, after the sequence
+// checks; a retried batch gets its original offsets and is not written again.
+func (b *Broker) appendIdempotent(t *topic, p *partition, bb []byte, h batch.Header) (*partition, appendResult, error) {
+	if h.Transactional() {
+		return p, appendResult{}, kafkaErr(kerr.InvalidTxnState, "transactional batches are not served yet")
+	}
+	p.prod.mu.Lock()
+	defer p.prod.mu.Unlock()
+	dup, err := p.prod.check(h)
+	if err != nil {
+		return p, appendResult{}, err
+	}
+	if dup.duplicate {
+		return p, appendResult{base: dup.base, last: dup.last}, nil
+	}
+	res, err := p.log.Append(bb, p.epoch)
+	if err != nil {
+		b.log.Error("append failed", "topic", t.meta.Name, "partition", p.index, "err", err)
+		return p, appendResult{}, kafkaErr(kerr.KafkaStorageError, "append failed: %v", err)
+	}
+	p.prod.record(h, res.BaseOffset, res.LastOffset)
 	return p, appendResult{base: res.BaseOffset, last: res.LastOffset}, nil
 }
 

@@ -61,6 +61,7 @@ type Broker struct {
 	closed bool
 
 	adminMu sync.Mutex // serialises topic create/delete/alter (metadata writes)
+	pids    *producerIDs
 
 	serveDone chan struct{}
 	bg        sync.WaitGroup
@@ -77,6 +78,7 @@ type partition struct {
 	index int32
 	epoch int32 // leader epoch, from the topic metadata
 	log   *storage.Log
+	prod  producerState // idempotent producers
 }
 
 // New validates cfg and returns an unstarted broker. cfg is copied, never mutated.
@@ -114,6 +116,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	b.clusterID = id
+	b.pids = newProducerIDs(b.dir)
 	if b.meta == nil {
 		storeDir := b.cfg.Metadata.StoreDir
 		if storeDir == "" {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
@@ -58,3 +59,6 @@ func consumeN(t testing.TB, addr, topic string, n int, opts ...kgo.Opt) []*kgo.R
 	}
 	return out
 }
+
+// kversion12 caps requests at Kafka 3.0's versions (Produce/Fetch by topic name).
+func kversion12() *kversion.Versions { return kversion.V3_0_0() }

@@ -34,8 +34,17 @@ func (w *kafkaWorkload) produce(ctx context.Context, topic string, d time.Durati
 	return bench.Produce(ctx, bench.ProduceConfig{
 		Brokers: w.brokers, Topic: topic, Partitions: w.partitions, RecordSize: w.recordSize,
 		Duration: d, Acks: -1, Compression: "none", Concurrency: w.concurrency,
-		Progress: progress, RateLimit: rate,
+		Progress: progress, RateLimit: rate, Linger: lingerFor(rate),
 	})
+}
+
+// lingerFor: peak runs keep kgo's default 10 ms linger (throughput); the fixed-rate
+// latency run sends without lingering, as a latency-sensitive producer would.
+func lingerFor(rate float64) time.Duration {
+	if rate > 0 {
+		return -1
+	}
+	return 0
 }
 
 func (w *kafkaWorkload) consume(ctx context.Context, topic string, records int64, timeout time.Duration, progress io.Writer) (bench.Result, error) {
