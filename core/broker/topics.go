@@ -88,6 +88,7 @@ func (b *Broker) storageOptions(s config.TopicSettings) storage.Options {
 		IndexIntervalBytes: s.IndexIntervalBytes,
 		Fsync:              b.cfg.LogFlushBeforeAck,
 		FlushInterval:      time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond,
+		CheckpointInterval: time.Duration(b.cfg.LogFlushOffsetCheckpointIntervalMs) * time.Millisecond,
 	}
 }
 

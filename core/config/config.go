@@ -202,7 +202,7 @@ func Default() Config {
 		LogFlushBeforeAck:                  true,
 		LogFlushIntervalMessages:           math.MaxInt64,
 		LogFlushIntervalMs:                 1000,
-		LogFlushOffsetCheckpointIntervalMs: 60000,
+		LogFlushOffsetCheckpointIntervalMs: 1000,
 
 		LogMessageTimestampType:            "CreateTime",
 		LogMessageTimestampDifferenceMaxMs: math.MaxInt64,

@@ -112,7 +112,7 @@ var settings = []*setting{
 	{key: "log.flush.interval.ms", check: viaTopic("flush.ms"),
 		doc: `With log.flush.before.ack = false, flush dirty partitions at least this often.`},
 	{key: "log.flush.offset.checkpoint.interval.ms", check: atLeast(0),
-		doc: `How often recovery checkpoints (last flushed offset per partition) are written.`},
+		doc: `How often each partition's recovery point (last flushed position) is written. streamd's default is 1000 (Kafka: 60000): a crash makes start-up scan what was written since, so this bounds recovery time.`},
 
 	{key: "log.message.timestamp.type", group: "Record timestamps", check: viaTopic("message.timestamp.type"),
 		doc: `CreateTime keeps the producer's timestamps; LogAppendTime stamps batches with the broker's clock.`},
