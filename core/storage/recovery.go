@@ -154,7 +154,7 @@ func (l *Log) recover() error {
 		from := int64(0)
 		if i == k {
 			from = rp.pos
-		} else if s.base != next {
+		} else if s.base < next { // a forward gap is fine (compaction), an overlap is not
 			l.logger.Warn("storage: segment does not continue the log; dropping it and what follows",
 				"segment", s.base, "expected", next)
 			l.dropFrom(i)
@@ -372,7 +372,8 @@ func (l *Log) scanSegment(s *segment, from, next int64) (int64, int64, error) {
 		l.stats.BytesScanned += want
 		bad := -1
 		valid, serr := batch.Scan(chunk, func(p int, h batch.Header) bool {
-			if h.BaseOffset != next || h.LastOffsetDelta < 0 || h.LastOffset()-s.base > MaxSegmentOffsetSpan {
+			// Offsets may jump forward (a compacted log has gaps) but never go back.
+			if h.BaseOffset < next || h.LastOffsetDelta < 0 || h.LastOffset()-s.base > MaxSegmentOffsetSpan {
 				bad = p
 				return false
 			}

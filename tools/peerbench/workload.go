@@ -39,10 +39,10 @@ func (w *kafkaWorkload) produce(ctx context.Context, topic string, d time.Durati
 }
 
 // lingerFor: peak runs keep kgo's default 10 ms linger (throughput); the fixed-rate
-// latency run sends without lingering, as a latency-sensitive producer would.
+// latency run lingers 1 ms, as a latency-sensitive producer would.
 func lingerFor(rate float64) time.Duration {
 	if rate > 0 {
-		return -1
+		return time.Millisecond
 	}
 	return 0
 }
