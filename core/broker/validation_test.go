@@ -15,9 +15,8 @@ import (
 	"github.com/streamd/streamd/core/config"
 )
 
-// produceRaw sends one partition's record set with a raw Produce v9 request and returns
-// that partition's response.
-func produceRaw(t *testing.T, cl *kgo.Client, topic string, records []byte) kmsg.ProduceResponseTopicPartition {
+// produceRawPart sends a record set to one partition.
+func produceRawPart(t *testing.T, cl *kgo.Client, topic string, part int32, records []byte) kmsg.ProduceResponseTopicPartition {
 	t.Helper()
 	req := kmsg.NewPtrProduceRequest()
 	req.Acks = -1
@@ -25,7 +24,7 @@ func produceRaw(t *testing.T, cl *kgo.Client, topic string, records []byte) kmsg
 	rt := kmsg.NewProduceRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Records = records
+	rp.Partition, rp.Records = part, records
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
 	resp, err := req.RequestWith(ctxT(t, 10*time.Second), cl)
@@ -33,6 +32,13 @@ func produceRaw(t *testing.T, cl *kgo.Client, topic string, records []byte) kmsg
 		t.Fatal(err)
 	}
 	return resp.Topics[0].Partitions[0]
+}
+
+// produceRaw sends one partition's record set with a raw Produce v9 request and returns
+// that partition's response.
+func produceRaw(t *testing.T, cl *kgo.Client, topic string, records []byte) kmsg.ProduceResponseTopicPartition {
+	t.Helper()
+	return produceRawPart(t, cl, topic, 0, records)
 }
 
 func goodBatch(n int, valueSize int) []byte {
