@@ -30,34 +30,11 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	req := kreq.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	if req.TransactionID != nil {
-		// Transactions are not served yet: InitProducerId is not advertised, so no
-		// stock client sends this.
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return wire.Reply{Resp: resp}
+		// Transactions are not served yet (no transaction coordinator).
+		return wire.Reply{Resp: failProduce(req, kerr.TransactionalIDAuthorizationFailed.Code)}
 	}
 	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
-		for _, rt := range req.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.InvalidRequiredAcks.Code
-				st.Partitions = append(st.Partitions, sp)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return wire.Reply{Resp: resp}
+		return wire.Reply{Resp: failProduce(req, kerr.InvalidRequiredAcks.Code)}
 	}
 	now := time.Now()
 	var waits []producedPart
@@ -126,6 +103,22 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 		}
 		return wire.Reply{Resp: resp}
 	}}
+}
+
+// failProduce answers every partition of req with code.
+func failProduce(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	for _, rt := range req.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition, sp.ErrorCode, sp.BaseOffset = rp.Partition, code, -1
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }
 
 type appendResult struct{ base, last int64 }

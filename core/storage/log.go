@@ -350,22 +350,10 @@ func (l *Log) viewLocked(s *segment) segView {
 // [StartOffset, EndOffset] give ErrOffsetOutOfRange. Batches come from one
 // segment per call.
 func (l *Log) Read(offset int64, maxBytes int32) (ReadResult, error) {
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return ReadResult{}, ErrClosed
+	res, v, ok, err := l.startRead(offset)
+	if !ok {
+		return res, err
 	}
-	res := ReadResult{HighWatermark: l.hwm, LogStartOffset: l.start, LastStableOffset: l.hwm}
-	if offset < l.start || offset > l.leo {
-		l.mu.RUnlock()
-		return res, ErrOffsetOutOfRange
-	}
-	if offset >= l.hwm {
-		l.mu.RUnlock()
-		return res, nil
-	}
-	v := l.viewLocked(l.segs[l.segmentForLocked(offset)])
-	l.mu.RUnlock()
 	defer v.seg.release()
 
 	pos, h, err := l.findBatch(&v, offset)
@@ -380,6 +368,25 @@ func (l *Log) Read(offset int64, maxBytes int32) (ReadResult, error) {
 	}
 	res.Data = buf[:wholeBatches(buf)]
 	return res, nil
+}
+
+// startRead checks offset against the log and, when there is something to read,
+// returns a view (holding a segment reference) of the segment that holds it. ok is
+// false when the read ends here, with err or with nothing to read.
+func (l *Log) startRead(offset int64) (res ReadResult, v segView, ok bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return ReadResult{}, segView{}, false, ErrClosed
+	}
+	res = ReadResult{HighWatermark: l.hwm, LogStartOffset: l.start, LastStableOffset: l.hwm}
+	if offset < l.start || offset > l.leo {
+		return res, segView{}, false, ErrOffsetOutOfRange
+	}
+	if offset >= l.hwm {
+		return res, segView{}, false, nil
+	}
+	return res, l.viewLocked(l.segs[l.segmentForLocked(offset)]), true, nil
 }
 
 // wholeBatches returns the length of the whole batches at the start of b.

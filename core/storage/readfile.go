@@ -29,22 +29,11 @@ func (r *FileRead) Release() {
 // ReadFile is Read without reading: it returns where the batches are. Len is 0 when
 // there is nothing to read (offset at the high watermark).
 func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return FileRead{}, ErrClosed
+	rr, v, ok, err := l.startRead(offset)
+	res := FileRead{HighWatermark: rr.HighWatermark, LogStartOffset: rr.LogStartOffset, LastStableOffset: rr.LastStableOffset}
+	if !ok {
+		return res, err
 	}
-	res := FileRead{HighWatermark: l.hwm, LogStartOffset: l.start, LastStableOffset: l.hwm}
-	if offset < l.start || offset > l.leo {
-		l.mu.RUnlock()
-		return res, ErrOffsetOutOfRange
-	}
-	if offset >= l.hwm {
-		l.mu.RUnlock()
-		return res, nil
-	}
-	v := l.viewLocked(l.segs[l.segmentForLocked(offset)])
-	l.mu.RUnlock()
 
 	pos, h, err := l.findBatch(&v, offset)
 	if err != nil {
