@@ -58,6 +58,7 @@ type options struct {
 	streamdBin   string
 	out          string
 	quiet        bool
+	rounds       int
 }
 
 func main() {
@@ -90,6 +91,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.streamdBin, "streamd-bin", "", "use this streamd binary instead of building one")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no per-second progress lines on stderr")
+	fs.IntVar(&o.rounds, "rounds", 2, "rounds over all systems, each in a rotated order; each system's best round (by peak produce) is reported")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -164,15 +166,28 @@ func run(args []string) error {
 	}
 
 	rate := o.latencyRate
+	// Several rounds in rotated orders: on these VMs whatever runs first pays for
+	// memory touched for the first time, so no system should always go first.
+	best := map[string]measurement{}
+	for round := range max(o.rounds, 1) {
+		for i := range o.systems {
+			name := o.systems[(i+round)%len(o.systems)]
+			if ctx.Err() != nil {
+				break
+			}
+			m := measureSystem(ctx, log, o, name, base, &rate, progress)
+			if m.err != nil {
+				log.Error("system failed", "system", name, "round", round, "err", m.err)
+			}
+			if prev, ok := best[name]; !ok || (m.err == nil && (prev.err != nil || m.peak.MiBps > prev.peak.MiBps)) {
+				best[name] = m
+			}
+		}
+	}
 	for _, name := range o.systems {
-		if ctx.Err() != nil {
-			break
+		if m, ok := best[name]; ok {
+			rep.results = append(rep.results, m)
 		}
-		m := measureSystem(ctx, log, o, name, base, &rate, progress)
-		if m.err != nil {
-			log.Error("system failed", "system", name, "err", m.err)
-		}
-		rep.results = append(rep.results, m)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

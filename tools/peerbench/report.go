@@ -60,8 +60,8 @@ func (r report) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Workload: %d-byte records, %d partitions (NATS: subjects of one stream), acks=all, no compression, "+
 		"%d producer client(s); %s%s peak produce, read-back of everything produced, "+
-		"%s latency run at %.0f records/s (%s).\n\n",
-		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin())
+		"%s latency run at %.0f records/s (%s). Best of %d round(s) per system (by peak produce), each round in a rotated order.\n\n",
+		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), max(o.rounds, 1))
 
 	b.WriteString("| disk ceiling (data dir) | result |\n|---|---|\n")
 	fmt.Fprintf(&b, "| 64 KiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq64K)
