@@ -89,6 +89,7 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	version := req.Version // the closure must not keep req: its buffer is recycled
 	return wire.Reply{Later: func() wire.Reply {
 		ctx, cancel := context.WithTimeout(c.Context(), timeout)
 		defer cancel()
@@ -97,7 +98,7 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 				if ctx.Err() != nil && c.Context().Err() == nil {
 					err = kafkaErr(kerr.RequestTimedOut, "batch not durable within %v", timeout)
 				}
-				setProduceErr(req.Version, w.rp, err)
+				setProduceErr(version, w.rp, err)
 				w.rp.BaseOffset = -1
 			}
 		}

@@ -159,6 +159,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		IdleTimeout:     time.Duration(b.cfg.ConnectionsMaxIdleMs) * time.Millisecond,
 		Logger:          b.log.With("component", "wire"),
 		Observer:        b.metrics,
+		// Produce handling copies record batches into the log before Handle returns.
+		RecycleKeys: map[int16]bool{0: true},
 	}
 	b.serveDone = make(chan struct{})
 	go func() {

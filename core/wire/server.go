@@ -59,6 +59,10 @@ type Server struct {
 	IdleTimeout time.Duration
 	Logger      *slog.Logger
 	Observer    Observer
+	// RecycleKeys lists API keys whose request buffers are reused once Handle returns.
+	// A handler for such a key must not keep any []byte (or unsafe string) of its
+	// request past Handle, including in its Reply.Later.
+	RecycleKeys map[int16]bool
 
 	mu       sync.Mutex
 	ln       net.Listener
@@ -251,7 +255,7 @@ func (c *Conn) readLoop() {
 				"socket.request.max.bytes", c.srv.maxRequest())
 			return
 		}
-		body := make([]byte, size)
+		body := getBuf(int(size))
 		if _, err := io.ReadFull(br, body); err != nil {
 			c.srv.logger().Warn("closing connection: truncated request",
 				"client", c.remote, "client_id", c.clientID, "want_bytes", size, "err", err)
@@ -263,6 +267,9 @@ func (c *Conn) readLoop() {
 			c.srv.logger().Warn("closing connection: bad request",
 				"client", c.remote, "client_id", c.clientID, "err", err)
 			return
+		}
+		if c.srv.RecycleKeys[p.key] {
+			putBuf(body)
 		}
 		p.start = start
 		p.reqBytes = int(size) + 4
@@ -363,6 +370,23 @@ func (c *Conn) safeLater(p pending) (reply Reply, ok bool) {
 		}
 	}()
 	return p.reply.Later(), true
+}
+
+// bufPool recycles request buffers of RecycleKeys (produce requests: one large buffer
+// per request otherwise, zeroed and collected every time).
+var bufPool sync.Pool
+
+func getBuf(n int) []byte {
+	if v, ok := bufPool.Get().(*[]byte); ok && cap(*v) >= n {
+		return (*v)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBuf(b []byte) {
+	if cap(b) <= 16<<20 {
+		bufPool.Put(&b)
+	}
 }
 
 // skipTags returns the length of a tagged-field section at the start of b.
