@@ -69,3 +69,35 @@ func TestIdempotentProducer(t *testing.T) {
 		t.Fatalf("end offset %d, want 7 (retries not written twice)", o.Offset)
 	}
 }
+
+// TestIdempotenceSurvivesRestart: a batch retried after a broker restart is recognised
+// from the log tail and not written twice.
+func TestIdempotenceSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	b1 := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	createTopic(t, newAdmin(t, b1.Addr()), "idem2", 1, nil)
+	cl := newClient(t, b1.Addr(), kgo.MaxVersions(kversion12()))
+	const pid = 4242
+	if sp := produceRaw(t, cl, "idem2", idemBatch(pid, 0, 0, 2)); sp.ErrorCode != 0 {
+		t.Fatalf("produce: %d", sp.ErrorCode)
+	}
+	if sp := produceRaw(t, cl, "idem2", idemBatch(pid, 0, 2, 3)); sp.ErrorCode != 0 || sp.BaseOffset != 2 {
+		t.Fatalf("produce: %d at %d", sp.ErrorCode, sp.BaseOffset)
+	}
+	cl.Close()
+	if err := b1.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b2 := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	cl2 := newClient(t, b2.Addr(), kgo.MaxVersions(kversion12()))
+	if sp := produceRaw(t, cl2, "idem2", idemBatch(pid, 0, 2, 3)); sp.ErrorCode != 0 || sp.BaseOffset != 2 {
+		t.Fatalf("retry after restart: error %d base %d, want the original offset 2", sp.ErrorCode, sp.BaseOffset)
+	}
+	if sp := produceRaw(t, cl2, "idem2", idemBatch(pid, 0, 9, 1)); sp.ErrorCode != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("gap after restart: error %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", sp.ErrorCode)
+	}
+	end, _ := newAdmin(t, b2.Addr()).ListEndOffsets(ctxT(t, 5*time.Second), "idem2")
+	if o, _ := end.Lookup("idem2", 0); o.Offset != 5 {
+		t.Fatalf("end offset %d, want 5", o.Offset)
+	}
+}

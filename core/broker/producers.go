@@ -17,9 +17,25 @@ import (
 // sequence ranges and offsets of its last five batches (Kafka's rule): a retried batch
 // is answered with its original offset and not written again, a gap gets
 // OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH. The state lives
-// in memory; after a restart a producer's next batch is accepted whatever its sequence.
+// in memory and is rebuilt at start from the batch headers of the last producerTailWindow
+// bytes of each partition's active segment, so a batch retried across a broker restart
+// is still recognised; a producer whose batches are older than that is accepted
+// whatever its sequence.
 
 const dedupWindow = 5
+
+// producerTailWindow is how much of each partition's log tail is read at start to
+// rebuild producer state.
+const producerTailWindow = 16 << 20
+
+// rebuild restores the state from a log tail (called before the partition is shared).
+func (ps *producerState) rebuild(walk func(fn func(batch.Header)) error) error {
+	return walk(func(h batch.Header) {
+		if h.ProducerID >= 0 && !h.Control() {
+			ps.record(h, h.BaseOffset, h.LastOffset())
+		}
+	})
+}
 
 type seqBatch struct {
 	first, last int32 // sequence range

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/streamd/streamd/core/batch"
 	"github.com/streamd/streamd/core/config"
 	"github.com/streamd/streamd/core/meta"
 	"github.com/streamd/streamd/core/storage"
@@ -140,7 +141,12 @@ func (b *Broker) openPartition(t *topic, i int32) (*partition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: opening %s-%d: %w", t.meta.Name, i, err)
 	}
-	return &partition{index: i, epoch: t.meta.Partitions[i].LeaderEpoch, log: l}, nil
+	p := &partition{index: i, epoch: t.meta.Partitions[i].LeaderEpoch, log: l}
+	if err := p.prod.rebuild(func(fn func(batch.Header)) error { return l.WalkTail(producerTailWindow, fn) }); err != nil {
+		b.log.Warn("could not rebuild producer state; retried batches from before the restart may be written twice",
+			"partition", fmt.Sprintf("%s-%d", t.meta.Name, i), "err", err)
+	}
+	return p, nil
 }
 
 // checkPartitionOwner makes sure a partition directory belongs to the topic id: a
