@@ -173,6 +173,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		_ = b.Shutdown(context.Background())
 		return err
 	}
+	b.startRetention()
 	b.mu.RLock()
 	nTopics, nParts := len(b.topics), 0
 	for _, t := range b.topics {

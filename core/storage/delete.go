@@ -8,24 +8,31 @@ package storage
 func (l *Log) DeleteRecords(before int64) (int64, error) {
 	l.adminMu.Lock()
 	defer l.adminMu.Unlock()
+	start, _, _, err := l.deleteBeforeAdmin(before)
+	return start, err
+}
+
+// deleteBeforeAdmin is DeleteRecords for a caller holding adminMu. It also
+// returns the number and bytes of the segments it deleted.
+func (l *Log) deleteBeforeAdmin(before int64) (start int64, segsDeleted int, bytesDeleted int64, err error) {
 	l.mu.RLock()
-	err := l.usableLocked()
+	err = l.usableLocked()
 	hwm, start := l.hwm, l.start
 	l.mu.RUnlock()
 	if err != nil {
-		return start, err
+		return start, 0, 0, err
 	}
 	if before == -1 {
 		before = hwm
 	}
 	if before < 0 || before > hwm {
-		return start, ErrOffsetOutOfRange
+		return start, 0, 0, ErrOffsetOutOfRange
 	}
 	if before <= start {
-		return start, nil
+		return start, 0, 0, nil
 	}
 	if err := writeFileAtomic(l.dir, LogStartOffsetFile, formatStartOffset(before)); err != nil {
-		return start, err
+		return start, 0, 0, err
 	}
 
 	l.mu.Lock()
@@ -52,6 +59,7 @@ func (l *Log) DeleteRecords(before int64) (int64, error) {
 	l.segs = append([]*segment(nil), l.segs[k:]...)
 	for _, s := range dead {
 		l.size -= s.size
+		bytesDeleted += s.size
 	}
 	flushed := l.flushed
 	l.mu.Unlock()
@@ -71,5 +79,5 @@ func (l *Log) DeleteRecords(before int64) (int64, error) {
 	if rolled {
 		l.scheduleFlush()
 	}
-	return before, nil
+	return before, len(dead), bytesDeleted, nil
 }

@@ -25,7 +25,7 @@ type Log struct {
 	logger *slog.Logger
 
 	// Lock order: adminMu, flushMu, rpMu, mu, epochMu, segment.lazyMu.
-	adminMu sync.Mutex // serialises DeleteRecords and Close
+	adminMu sync.Mutex // serialises DeleteRecords, ApplyRetention and Close
 	flushMu sync.Mutex // serialises flushes; guards lastCkpt, jobs, flushBuf
 	rpMu    sync.Mutex // serialises writes of the recovery-point file
 	epochMu sync.Mutex // serialises writes of the leader-epoch-checkpoint file

@@ -1,0 +1,140 @@
+package broker_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamd/streamd/core/broker/brokertest"
+	"github.com/streamd/streamd/core/config"
+)
+
+// startRetentionBroker starts a broker that checks retention every 100 ms.
+func startRetentionBroker(t *testing.T) string {
+	return brokertest.StartBroker(t, brokertest.WithConfig(func(c *config.Config) {
+		c.LogRetentionCheckIntervalMs = 100
+	})).Addr()
+}
+
+// produceEach produces n records of about 1 KiB (random bytes) one at a time (one batch each), with
+// timestamp ts (zero: now), keys k<first+i>.
+func produceEach(t *testing.T, cl *kgo.Client, topic string, first, n int, ts time.Time) {
+	t.Helper()
+	for i := first; i < first+n; i++ {
+		val := make([]byte, 1000)
+		rand.Read(val) // incompressible, whatever the producer's compression
+		r := &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "k%d", i), Value: val, Timestamp: ts}
+		if err := cl.ProduceSync(ctxT(t, 10*time.Second), r).FirstErr(); err != nil {
+			t.Fatalf("produce %s record %d: %v", topic, i, err)
+		}
+	}
+}
+
+// startOffset returns partition 0's log start offset.
+func startOffset(t *testing.T, adm *kadm.Client, topic string) int64 {
+	t.Helper()
+	los, err := adm.ListStartOffsets(ctxT(t, 10*time.Second), topic)
+	if err != nil {
+		t.Fatalf("ListStartOffsets %s: %v", topic, err)
+	}
+	o, ok := los.Lookup(topic, 0)
+	if !ok || o.Err != nil {
+		t.Fatalf("ListStartOffsets %s: %v, %v", topic, ok, o.Err)
+	}
+	return o.Offset
+}
+
+// waitStartAbove polls until partition 0's log start offset is above 0.
+func waitStartAbove0(t *testing.T, adm *kadm.Client, topic string) int64 {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if s := startOffset(t, adm, topic); s > 0 {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log start offset of %s still 0 after 15s", topic)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
+}
+
+// consumeFrom0 reads partition 0 from offset 0 (below the log start: kgo resets to
+// the start after OFFSET_OUT_OF_RANGE) until it has the records up to end, and checks
+// they are exactly start..end-1 with no fetch error.
+func consumeFrom0(t *testing.T, addr, topic string, start, end int64) {
+	t.Helper()
+	cl := newClient(t, addr,
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(0)}}),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	ctx := ctxT(t, 20*time.Second)
+	var offs []int64
+	for len(offs) == 0 || offs[len(offs)-1] < end-1 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d records of %s (want %d..%d) before timeout", len(offs), topic, start, end-1)
+		}
+		fs.EachError(func(tp string, p int32, err error) {
+			t.Fatalf("fetch %s/%d: %v", tp, p, err)
+		})
+		fs.EachRecord(func(r *kgo.Record) { offs = append(offs, r.Offset) })
+	}
+	if int64(len(offs)) != end-start || offs[0] != start {
+		t.Fatalf("consumed offsets %d..%d (%d records), want %d..%d", offs[0], offs[len(offs)-1], len(offs), start, end-1)
+	}
+	for i, o := range offs {
+		if o != start+int64(i) {
+			t.Fatalf("record %d has offset %d, want %d", i, o, start+int64(i))
+		}
+	}
+}
+
+func TestRetentionBytes(t *testing.T) {
+	addr := startRetentionBroker(t)
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	// A compacted topic with the same limit is left alone.
+	createTopic(t, adm, "ret-compact", 1, map[string]*string{
+		"segment.bytes": kadm.StringPtr("16384"), "retention.bytes": kadm.StringPtr("20000"), "cleanup.policy": kadm.StringPtr("compact"),
+	})
+	produceEach(t, cl, "ret-compact", 0, 60, time.Time{})
+	createTopic(t, adm, "ret-size", 1, map[string]*string{
+		"segment.bytes": kadm.StringPtr("16384"), "retention.bytes": kadm.StringPtr("20000"),
+	})
+	const n = 80 // ~85 KB: 6 segments of ~15 batches
+	produceEach(t, cl, "ret-size", 0, n, time.Time{})
+
+	start := waitStartAbove0(t, adm, "ret-size")
+	// Retention keeps at least retention.bytes: of ~1.1 KB batches, more than 17.
+	if start > n-17 {
+		t.Fatalf("log start offset %d leaves %d records, fewer than retention.bytes holds", start, n-start)
+	}
+	consumeFrom0(t, addr, "ret-size", start, n)
+	if s := startOffset(t, adm, "ret-compact"); s != 0 {
+		t.Fatalf("retention moved the start of a compacted topic to %d", s)
+	}
+}
+
+func TestRetentionMs(t *testing.T) {
+	addr := startRetentionBroker(t)
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	createTopic(t, adm, "ret-time", 1, map[string]*string{
+		"segment.bytes": kadm.StringPtr("16384"), "retention.ms": kadm.StringPtr("3600000"),
+	})
+	const old, recent = 50, 30
+	produceEach(t, cl, "ret-time", 0, old, time.Now().Add(-48*time.Hour))
+	produceEach(t, cl, "ret-time", old, recent, time.Time{})
+
+	start := waitStartAbove0(t, adm, "ret-time")
+	// Only segments holding nothing but old records go: the one where the recent
+	// records begin stays, so the start is at most a segment (~15 records) below them.
+	if start > old || start < old-16 {
+		t.Fatalf("log start offset %d, want the segment holding offset %d", start, old)
+	}
+	consumeFrom0(t, addr, "ret-time", start, old+recent)
+}
