@@ -174,6 +174,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return err
 	}
 	b.startRetention()
+	b.startCleaner()
 	b.mu.RLock()
 	nTopics, nParts := len(b.topics), 0
 	for _, t := range b.topics {
