@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/streamd/streamd/core/config"
+	"github.com/streamd/streamd/core/group"
 	"github.com/streamd/streamd/core/meta"
 	"github.com/streamd/streamd/core/storage"
 	"github.com/streamd/streamd/core/wire"
@@ -62,6 +63,7 @@ type Broker struct {
 
 	adminMu sync.Mutex // serialises topic create/delete/alter (metadata writes)
 	pids    *producerIDs
+	groups  *group.Coordinator // consumer groups (groups.go)
 
 	serveDone chan struct{}
 	bg        sync.WaitGroup
@@ -148,6 +150,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.meta.Close()
 		return fmt.Errorf("broker: listen %s: %w", b.cfg.ListenAddr(), err)
 	}
+	if err := b.startGroups(); err != nil { // before serving: offsets are loaded
+		ln.Close()
+		b.closeLogs()
+		b.flusher.Close()
+		b.meta.Close()
+		return err
+	}
 	b.ln = ln
 	b.host, b.port = b.cfg.AdvertisedAddr()
 	if b.port == 0 { // listening on :0 (tests): advertise the real port
@@ -229,6 +238,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 		_ = b.admin.Shutdown(ctx)
 	}
 	b.bg.Wait()
+	b.stopGroups()
 	errs = append(errs, b.closeLogs())
 	if b.flusher != nil {
 		errs = append(errs, b.flusher.Close())

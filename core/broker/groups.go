@@ -1,0 +1,203 @@
+package broker
+
+// Group coordination glue: this broker is the coordinator of every group. The state
+// machine lives in core/group; committed offsets are records in the compacted internal
+// topic __consumer_offsets (created at the first commit, offsets.topic.num.partitions
+// partitions; a group's partition is abs(javaHashCode(group)) % partitions, Kafka's rule;
+// keys and values use kmsg's OffsetCommitKey v1 / OffsetCommitValue v3 schema). At start
+// the topic is read back before the listener serves, rebuilding committed offsets. Group
+// membership is not persisted (no GroupMetadata records): after a restart members rejoin
+// as new. Offsets of empty groups expire after offsets.retention.minutes (tombstones).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/streamd/streamd/core/batch"
+	"github.com/streamd/streamd/core/group"
+)
+
+const offsetsTopicName = "__consumer_offsets"
+
+// startGroups starts the coordinator and replays __consumer_offsets if it exists.
+func (b *Broker) startGroups() error {
+	b.groups = group.New(group.Config{
+		MinSessionTimeout:     time.Duration(b.cfg.GroupMinSessionTimeoutMs) * time.Millisecond,
+		MaxSessionTimeout:     time.Duration(b.cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
+		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
+		MaxSize:               int(b.cfg.GroupMaxSize),
+	})
+	t := b.lookup(offsetsTopicName)
+	if t == nil {
+		b.startOffsetExpiry()
+		return nil
+	}
+	n := 0
+	for _, p := range t.parts {
+		k, err := b.replayOffsets(p)
+		if err != nil {
+			b.groups.Close()
+			return fmt.Errorf("broker: loading %s-%d: %w", offsetsTopicName, p.index, err)
+		}
+		n += k
+	}
+	b.log.Info("group offsets loaded", "records", n, "groups", len(b.groups.List()))
+	b.startOffsetExpiry()
+	return nil
+}
+
+// startOffsetExpiry removes committed offsets of empty groups after
+// offsets.retention.minutes, every offsets.retention.check.interval.ms, writing
+// tombstones for them.
+func (b *Broker) startOffsetExpiry() {
+	interval := time.Duration(b.cfg.OffsetsRetentionCheckIntervalMs) * time.Millisecond
+	retention := time.Duration(b.cfg.OffsetsRetentionMs()) * time.Millisecond
+	if interval <= 0 || retention <= 0 {
+		return
+	}
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-tick.C:
+			}
+			for name, tps := range b.groups.ExpireOffsets(time.Now(), retention) {
+				if err := b.tombstones(context.Background(), name, tps); err != nil {
+					b.log.Warn("writing tombstones of expired offsets", "group", name, "err", err)
+				}
+				b.log.Info("expired committed offsets", "group", name, "partitions", len(tps))
+			}
+		}
+	}()
+}
+
+func (b *Broker) stopGroups() {
+	if b.groups != nil {
+		b.groups.Close()
+	}
+}
+
+func (b *Broker) replayOffsets(p *partition) (int, error) {
+	n := 0
+	off := p.log.StartOffset()
+	for {
+		res, err := p.log.Read(off, 1<<20)
+		if err != nil {
+			return n, err
+		}
+		if len(res.Data) == 0 {
+			return n, nil
+		}
+		bs, err := batch.Split(res.Data)
+		if err != nil {
+			return n, err
+		}
+		for _, bb := range bs {
+			h, recs, err := batch.Records(bb)
+			if err != nil {
+				return n, err
+			}
+			off = h.NextOffset()
+			if h.Control() {
+				continue
+			}
+			for _, r := range recs {
+				if err := b.groups.Load(r.Key, r.Value); err != nil {
+					b.log.Warn("skipping unreadable __consumer_offsets record", "partition", p.index, "err", err)
+					continue
+				}
+				n++
+			}
+		}
+	}
+}
+
+// offsetsTopic returns __consumer_offsets, creating it on first use.
+func (b *Broker) offsetsTopic(ctx context.Context) (*topic, error) {
+	if t := b.lookup(offsetsTopicName); t != nil {
+		return t, nil
+	}
+	t, err := b.createTopic(ctx, offsetsTopicName, b.cfg.OffsetsTopicNumPartitions, 1,
+		map[string]string{"cleanup.policy": "compact"}, false)
+	var ke *kafkaError
+	if errors.As(err, &ke) && ke.code == kerr.TopicAlreadyExists.Code {
+		return b.lookup(offsetsTopicName), nil
+	}
+	return t, err
+}
+
+// appendGroupRecords appends records of one group to its __consumer_offsets partition
+// and returns the partition and the last offset to wait durable for.
+func (b *Broker) appendGroupRecords(ctx context.Context, name string, recs []batch.Record) (*partition, int64, error) {
+	t, err := b.offsetsTopic(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	p := t.parts[group.PartitionFor(name, int32(len(t.parts)))]
+	bb := batch.Build(batch.BuildOptions{ProducerID: -1, PartitionLeaderEpoch: p.epoch}, recs, time.Now().UnixMilli())
+	res, err := p.log.Append(bb, p.epoch)
+	if err != nil {
+		return nil, 0, kafkaErr(kerr.KafkaStorageError, "appending to %s-%d: %v", offsetsTopicName, p.index, err)
+	}
+	return p, res.LastOffset, nil
+}
+
+// waitGroupDurable waits until the appended records are durable.
+func (b *Broker) waitGroupDurable(ctx context.Context, p *partition, last int64) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := p.log.WaitDurable(ctx, last); err != nil {
+		return kafkaErr(kerr.RequestTimedOut, "offset commit not durable: %v", err)
+	}
+	return nil
+}
+
+// tombstones writes deletions of the given offsets of a group.
+func (b *Broker) tombstones(ctx context.Context, name string, tps []group.TopicPartition) error {
+	if len(tps) == 0 || b.lookup(offsetsTopicName) == nil {
+		return nil
+	}
+	recs := make([]batch.Record, len(tps))
+	for i, tp := range tps {
+		recs[i] = batch.Record{Key: group.OffsetKey(name, tp)}
+	}
+	p, last, err := b.appendGroupRecords(ctx, name, recs)
+	if err != nil {
+		return err
+	}
+	return b.waitGroupDurable(ctx, p, last)
+}
+
+func errCode(err error) int16 {
+	code, _ := codeOf(err)
+	return code
+}
+
+func clientHost(c interface{ RemoteAddr() string }) string {
+	host, _, err := net.SplitHostPort(c.RemoteAddr())
+	if err != nil {
+		return "/" + c.RemoteAddr()
+	}
+	return "/" + host
+}
+
+func derefStr(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func ptrStr(s string) *string { return &s }
+
+func msDur(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }

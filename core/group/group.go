@@ -1,0 +1,477 @@
+// Package group is the classic (pre-KIP-848) consumer group coordinator state machine,
+// free of networking and storage: the broker decodes requests, calls the Coordinator, and
+// writes committed offsets to __consumer_offsets itself (records encoded by Key/Value
+// helpers in offsets.go with kmsg's OffsetCommitKey/OffsetCommitValue schema).
+//
+// States follow Kafka: Empty → PreparingRebalance → CompletingRebalance → Stable, and Dead
+// for a deleted group. A rebalance completes when every known member has rejoined (and,
+// for a group leaving Empty, group.initial.rebalance.delay.ms has passed) or when the
+// largest rebalance timeout of the members passes; members that did not rejoin are
+// removed. The protocol is chosen by votes among the protocols every member supports.
+// The leader is the first joiner (the next oldest member if it leaves). Static members
+// (group.instance.id): a known instance id joining without a member id takes over the old
+// member (whose calls then get FENCED_INSTANCE_ID); in Stable, when the selected protocol
+// would not change, it keeps the generation and assignment without a rebalance.
+// Committed offsets live in the group (an offsets-only group is Empty); a group that never
+// formed and holds no offsets is forgotten by the sweeper. Offsets do not expire (yet).
+//
+// Concurrency: each Group is guarded by its own mutex; the Coordinator's mutex guards only
+// the name → group map. Waiting callers (JoinGroup, SyncGroup) get a channel that receives
+// their answer exactly once. One sweeper goroutine (stopped by Close) enforces deadlines:
+// session timeouts, pending member ids, rebalance timeouts and the initial delay. Errors
+// are *kerr.Error values (nil = success).
+package group
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// State is a group state (Kafka's names from String).
+type State int8
+
+const (
+	Empty State = iota
+	PreparingRebalance
+	CompletingRebalance
+	Stable
+	Dead
+)
+
+func (s State) String() string {
+	return [...]string{"Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"}[s]
+}
+
+// Config holds the coordinator's group.* settings.
+type Config struct {
+	MinSessionTimeout     time.Duration
+	MaxSessionTimeout     time.Duration
+	InitialRebalanceDelay time.Duration
+	MaxSize               int           // members per group; <= 0 = unlimited
+	Tick                  time.Duration // sweeper period; default 50ms
+}
+
+// Protocol is one (name, metadata) pair of a JoinGroup request.
+type Protocol struct {
+	Name     string
+	Metadata []byte
+}
+
+// JoinRequest is a JoinGroup request.
+type JoinRequest struct {
+	Group, MemberID, InstanceID string
+	ClientID, ClientHost        string
+	ProtocolType                string
+	Protocols                   []Protocol
+	SessionTimeout              time.Duration
+	RebalanceTimeout            time.Duration
+	RequireKnownMember          bool // JoinGroup v4+: an unknown member first gets MEMBER_ID_REQUIRED
+}
+
+// JoinMember is one member in the leader's JoinGroup response.
+type JoinMember struct {
+	MemberID, InstanceID string
+	Metadata             []byte
+}
+
+// JoinResult is a JoinGroup answer.
+type JoinResult struct {
+	Err            error
+	MemberID       string
+	Generation     int32
+	ProtocolType   string
+	Protocol       string
+	LeaderID       string
+	SkipAssignment bool
+	Members        []JoinMember // for the leader only
+}
+
+// SyncResult is a SyncGroup answer.
+type SyncResult struct {
+	Err          error
+	ProtocolType string
+	Protocol     string
+	Assignment   []byte
+}
+
+type member struct {
+	id, instanceID       string
+	clientID, clientHost string
+	protocolType         string
+	protocols            []Protocol
+	session, rebalance   time.Duration
+	assignment           []byte
+	deadline             time.Time // session expiry
+	joinCh               chan JoinResult
+	syncCh               chan SyncResult
+}
+
+func (m *member) metadataFor(proto string) []byte {
+	for _, p := range m.protocols {
+		if p.Name == proto {
+			return p.Metadata
+		}
+	}
+	return nil
+}
+
+// Group is one consumer group; every field is guarded by mu.
+type Group struct {
+	name string
+	mu   sync.Mutex
+
+	state        State
+	generation   int32
+	protocolType string
+	protocol     string
+	leader       string
+	members      map[string]*member
+	order        []string          // member ids in join order
+	static       map[string]string // instance id → member id
+	pending      map[string]time.Time
+
+	joinDeadline time.Time // rebalance timeout of a PreparingRebalance
+	delayUntil   time.Time // initial rebalance delay end
+	delayMax     time.Time
+	syncDeadline time.Time // CompletingRebalance: the leader must sync before
+	offsets      map[TopicPartition]Offset
+	removed      bool      // no longer in the coordinator's map
+	emptySince   time.Time // when members last left (zero: never had members)
+}
+
+// Coordinator holds every group.
+type Coordinator struct {
+	cfg    Config
+	mu     sync.Mutex
+	groups map[string]*Group
+	stop   chan struct{}
+	done   chan struct{}
+	now    func() time.Time
+}
+
+// New starts a coordinator (and its sweeper goroutine; stop it with Close).
+func New(cfg Config) *Coordinator {
+	if cfg.Tick <= 0 {
+		cfg.Tick = 50 * time.Millisecond
+	}
+	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
+	go c.sweep()
+	return c
+}
+
+// Close stops the sweeper and answers every waiting caller with NOT_COORDINATOR.
+func (c *Coordinator) Close() {
+	select {
+	case <-c.stop:
+		return
+	default:
+	}
+	close(c.stop)
+	<-c.done
+	for _, g := range c.snapshot() {
+		g.mu.Lock()
+		for _, m := range g.members {
+			m.answerJoin(JoinResult{Err: kerr.NotCoordinator})
+			m.answerSync(SyncResult{Err: kerr.NotCoordinator})
+		}
+		g.mu.Unlock()
+	}
+}
+
+func (c *Coordinator) sweep() {
+	defer close(c.done)
+	t := time.NewTicker(c.cfg.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		now := c.now()
+		for _, g := range c.snapshot() {
+			g.mu.Lock()
+			c.expire(g, now)
+			unused := g.state == Empty && g.generation == 0 && len(g.pending) == 0 && len(g.offsets) == 0
+			g.mu.Unlock()
+			if unused {
+				c.drop(g, true)
+			}
+		}
+	}
+}
+
+// drop forgets an Empty group without members and offsets; neverFormed also requires
+// that it never completed a rebalance (a failed or abandoned first join).
+func (c *Coordinator) drop(g *Group, neverFormed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.groups[g.name] == g && g.state == Empty && (!neverFormed || g.generation == 0) &&
+		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.members) == 0 {
+		delete(c.groups, g.name)
+		g.removed = true
+	}
+}
+
+func (c *Coordinator) snapshot() []*Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Group, 0, len(c.groups))
+	for _, g := range c.groups {
+		out = append(out, g)
+	}
+	return out
+}
+
+// lock returns the group locked (creating it Empty if create is set), or nil. A group
+// removed from the map between the lookup and the lock is looked up again.
+func (c *Coordinator) lock(name string, create bool) *Group {
+	for {
+		g := c.get(name, create)
+		if g == nil {
+			return nil
+		}
+		g.mu.Lock()
+		if !g.removed {
+			return g
+		}
+		g.mu.Unlock()
+	}
+}
+
+// get returns the group, creating it (Empty) if create is set.
+func (c *Coordinator) get(name string, create bool) *Group {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[name]
+	if g == nil && create {
+		g = &Group{name: name, members: map[string]*member{}, static: map[string]string{},
+			pending: map[string]time.Time{}, offsets: map[TopicPartition]Offset{}}
+		c.groups[name] = g
+	}
+	return g
+}
+
+func (m *member) answerJoin(r JoinResult) {
+	if m.joinCh != nil {
+		m.joinCh <- r
+		m.joinCh = nil
+	}
+}
+
+func (m *member) answerSync(r SyncResult) {
+	if m.syncCh != nil {
+		m.syncCh <- r
+		m.syncCh = nil
+	}
+}
+
+func newMemberID(prefix string) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func (g *Group) setState(s State, now time.Time) {
+	g.state = s
+	if s == Empty {
+		g.emptySince = now
+	}
+}
+
+// supportsProtocols reports whether a joiner fits the group (Kafka's rule): an empty
+// group takes any non-empty protocol type and list; otherwise the type must match and one
+// protocol must be supported by every other member.
+func (g *Group) supportsProtocols(ptype string, protos []Protocol, self string) bool {
+	others := 0
+	for id := range g.members {
+		if id != self {
+			others++
+		}
+	}
+	if others == 0 {
+		return ptype != "" && len(protos) > 0
+	}
+	if ptype != g.protocolType {
+		return false
+	}
+	for _, p := range protos {
+		all := true
+		for id, m := range g.members {
+			if id != self && !hasProto(m.protocols, p.Name) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func hasProto(ps []Protocol, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// selectProtocol picks, among the protocols every member supports, the one most members
+// prefer (each member votes for its first supported candidate); ties go to the leader's
+// preference order.
+func (g *Group) selectProtocol() string {
+	lead := g.members[g.leader]
+	if lead == nil {
+		return ""
+	}
+	var candidates []string
+	for _, p := range lead.protocols {
+		all := true
+		for _, m := range g.members {
+			if !hasProto(m.protocols, p.Name) {
+				all = false
+				break
+			}
+		}
+		if all {
+			candidates = append(candidates, p.Name)
+		}
+	}
+	votes := map[string]int{}
+	for _, m := range g.members {
+		for _, p := range m.protocols {
+			if contains(candidates, p.Name) {
+				votes[p.Name]++
+				break
+			}
+		}
+	}
+	best := ""
+	for _, c := range candidates {
+		if best == "" || votes[c] > votes[best] {
+			best = c
+		}
+	}
+	return best
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sameProtocols(a, b []Protocol) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].Name != b[i].Name || string(a[i].Metadata) != string(b[i].Metadata) {
+			return false
+		}
+	}
+	return true
+}
+
+// Listing is one group of ListGroups.
+type Listing struct {
+	Group, ProtocolType string
+	State               State
+}
+
+// List returns every live group, sorted by name.
+func (c *Coordinator) List() []Listing {
+	var out []Listing
+	for _, g := range c.snapshot() {
+		g.mu.Lock()
+		if g.state != Dead {
+			out = append(out, Listing{Group: g.name, ProtocolType: g.protocolType, State: g.state})
+		}
+		g.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Group < out[j].Group })
+	return out
+}
+
+// MemberDescription is one member of DescribeGroups.
+type MemberDescription struct {
+	MemberID, InstanceID, ClientID, ClientHost string
+	Metadata, Assignment                       []byte
+}
+
+// Description is DescribeGroups' view of a group.
+type Description struct {
+	State        State
+	ProtocolType string
+	Protocol     string
+	Members      []MemberDescription
+}
+
+// Describe describes a group; an unknown group is reported Dead (as Kafka does).
+func (c *Coordinator) Describe(name string) Description {
+	g := c.lock(name, false)
+	if g == nil {
+		return Description{State: Dead}
+	}
+	defer g.mu.Unlock()
+	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	if g.state == Dead {
+		return Description{State: Dead}
+	}
+	for _, id := range g.order {
+		m := g.members[id]
+		md := MemberDescription{MemberID: m.id, InstanceID: m.instanceID, ClientID: m.clientID, ClientHost: m.clientHost}
+		if g.state == Stable {
+			md.Metadata = m.metadataFor(g.protocol)
+			md.Assignment = m.assignment
+		}
+		d.Members = append(d.Members, md)
+	}
+	if g.state != Stable {
+		d.Protocol = ""
+	}
+	return d
+}
+
+// Delete removes an empty group: its committed offsets are returned so the caller can
+// write tombstones. NON_EMPTY_GROUP if it has members, GROUP_ID_NOT_FOUND if unknown.
+func (c *Coordinator) Delete(name string) ([]TopicPartition, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.groups[name]
+	if g == nil {
+		return nil, kerr.GroupIDNotFound
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch g.state {
+	case Dead:
+		return nil, kerr.GroupIDNotFound
+	case Empty:
+	default:
+		return nil, kerr.NonEmptyGroup
+	}
+	tps := make([]TopicPartition, 0, len(g.offsets))
+	for tp := range g.offsets {
+		tps = append(tps, tp)
+	}
+	sortTPs(tps)
+	g.setState(Dead, c.now())
+	g.offsets = map[TopicPartition]Offset{}
+	g.removed = true
+	delete(c.groups, name)
+	return tps, nil
+}

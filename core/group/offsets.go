@@ -1,0 +1,278 @@
+package group
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TopicPartition names one partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Offset is a committed offset.
+type Offset struct {
+	Offset      int64
+	LeaderEpoch int32
+	Metadata    string
+	CommitTime  int64 // ms
+}
+
+func sortTPs(tps []TopicPartition) {
+	sort.Slice(tps, func(i, j int) bool {
+		if tps[i].Topic != tps[j].Topic {
+			return tps[i].Topic < tps[j].Topic
+		}
+		return tps[i].Partition < tps[j].Partition
+	})
+}
+
+// ValidateCommit checks that an OffsetCommit may be applied (Kafka's rules): a commit
+// with a negative generation is accepted for an empty (or unknown) group (admin tools,
+// standalone consumers); otherwise the member and generation must be current and the
+// group not be awaiting its assignment.
+func (c *Coordinator) ValidateCommit(group string, gen int32, memberID, instanceID string) error {
+	g := c.lock(group, false)
+	if g == nil {
+		if gen < 0 {
+			return nil
+		}
+		return kerr.IllegalGeneration
+	}
+	defer g.mu.Unlock()
+	switch {
+	case g.state == Dead:
+		return kerr.CoordinatorNotAvailable
+	case gen < 0 && g.state == Empty:
+		return nil
+	case g.state == CompletingRebalance:
+		return kerr.RebalanceInProgress
+	}
+	if err := g.checkMember(memberID, instanceID); err != nil {
+		return err
+	}
+	if gen != g.generation {
+		return kerr.IllegalGeneration
+	}
+	m := g.members[memberID]
+	m.deadline = c.now().Add(m.session)
+	return nil
+}
+
+// Commit stores committed offsets in memory (after they are durable in the log); an
+// unknown group is created Empty.
+func (c *Coordinator) Commit(group string, offs map[TopicPartition]Offset) {
+	g := c.lock(group, true)
+	defer g.mu.Unlock()
+	for tp, o := range offs {
+		g.offsets[tp] = o
+	}
+}
+
+// Load applies one __consumer_offsets record read back at start: a nil value deletes.
+func (c *Coordinator) Load(key, value []byte) error {
+	group, tp, isOffset, err := DecodeKey(key)
+	if err != nil || !isOffset {
+		return err
+	}
+	if value == nil {
+		if g := c.lock(group, false); g != nil {
+			delete(g.offsets, tp)
+			g.mu.Unlock()
+		}
+		return nil
+	}
+	o, err := DecodeValue(value)
+	if err != nil {
+		return err
+	}
+	c.Commit(group, map[TopicPartition]Offset{tp: o})
+	return nil
+}
+
+// DeleteOffsets removes committed offsets of partitions no live member is subscribed to
+// (OffsetDelete); it returns per-partition errors (GROUP_SUBSCRIBED_TO_TOPIC).
+func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition, subscribed func(metadata []byte, topic string) bool) (map[TopicPartition]error, error) {
+	g := c.lock(group, false)
+	if g == nil {
+		return nil, kerr.GroupIDNotFound
+	}
+	defer g.mu.Unlock()
+	if g.state == Dead {
+		return nil, kerr.GroupIDNotFound
+	}
+	out := map[TopicPartition]error{}
+	for _, tp := range tps {
+		busy := false
+		if g.state != Empty && subscribed != nil {
+			for _, m := range g.members {
+				if subscribed(m.metadataFor(g.protocol), tp.Topic) {
+					busy = true
+				}
+			}
+		}
+		if busy {
+			out[tp] = kerr.GroupSubscribedToTopic
+			continue
+		}
+		delete(g.offsets, tp)
+		out[tp] = nil
+	}
+	return out, nil
+}
+
+// ExpireOffsets removes the committed offsets of Empty groups that are older than
+// retention (offsets.retention.minutes, KIP-211): an offset expires once now passes
+// retention after both its commit and the moment the group last became Empty. A group left
+// with neither members nor offsets is removed. It returns the removed offsets by group,
+// for the caller's tombstones.
+func (c *Coordinator) ExpireOffsets(now time.Time, retention time.Duration) map[string][]TopicPartition {
+	out := map[string][]TopicPartition{}
+	for _, g := range c.snapshot() {
+		g.mu.Lock()
+		if g.state != Empty || g.removed || len(g.pending) > 0 {
+			g.mu.Unlock()
+			continue
+		}
+		var gone []TopicPartition
+		for tp, o := range g.offsets {
+			base := time.UnixMilli(o.CommitTime)
+			if g.emptySince.After(base) {
+				base = g.emptySince
+			}
+			if now.Sub(base) > retention {
+				gone = append(gone, tp)
+				delete(g.offsets, tp)
+			}
+		}
+		empty := len(g.offsets) == 0
+		g.mu.Unlock()
+		if len(gone) > 0 {
+			sortTPs(gone)
+			out[g.name] = gone
+		}
+		if empty {
+			c.drop(g, false)
+		}
+	}
+	return out
+}
+
+// Fetched is one partition's committed offset (-1 when none).
+type Fetched struct {
+	TopicPartition
+	Offset
+}
+
+// FetchOffsets returns committed offsets: of tps, or of every partition if tps is nil.
+// An unknown partition gets offset -1.
+func (c *Coordinator) FetchOffsets(group string, tps []TopicPartition) []Fetched {
+	g := c.lock(group, false)
+	var offs map[TopicPartition]Offset
+	if g != nil {
+		defer g.mu.Unlock()
+		offs = g.offsets
+	}
+	if tps == nil {
+		for tp := range offs {
+			tps = append(tps, tp)
+		}
+		sortTPs(tps)
+	}
+	out := make([]Fetched, 0, len(tps))
+	for _, tp := range tps {
+		o, ok := offs[tp]
+		if !ok {
+			o = Offset{Offset: -1, LeaderEpoch: -1}
+		}
+		out = append(out, Fetched{TopicPartition: tp, Offset: o})
+	}
+	return out
+}
+
+// PartitionFor is Kafka's __consumer_offsets partition of a group:
+// abs(Java String.hashCode(group)) % n.
+func PartitionFor(group string, n int32) int32 {
+	var h int32
+	for _, r := range utf16Units(group) {
+		h = 31*h + int32(r)
+	}
+	if h == -1<<31 {
+		return 0 // Kafka's Utils.abs maps MinValue to 0
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % n
+}
+
+func utf16Units(s string) []uint16 {
+	var out []uint16
+	for _, r := range s {
+		if r >= 0x10000 {
+			r -= 0x10000
+			out = append(out, uint16(0xD800+(r>>10)), uint16(0xDC00+(r&0x3FF)))
+			continue
+		}
+		out = append(out, uint16(r))
+	}
+	return out
+}
+
+// OffsetKey encodes the __consumer_offsets key of a committed offset (key version 1).
+func OffsetKey(group string, tp TopicPartition) []byte {
+	k := kmsg.NewOffsetCommitKey()
+	k.Version = 1
+	k.Group, k.Topic, k.Partition = group, tp.Topic, tp.Partition
+	return k.AppendTo(nil)
+}
+
+// OffsetValue encodes the value of a committed offset (value version 3).
+func OffsetValue(o Offset) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version = 3
+	v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTime
+	return v.AppendTo(nil)
+}
+
+// DecodeKey decodes a __consumer_offsets key. isOffset is false for group metadata keys
+// (version 2), which this coordinator does not use.
+func DecodeKey(key []byte) (group string, tp TopicPartition, isOffset bool, err error) {
+	if len(key) < 2 {
+		return "", tp, false, fmt.Errorf("group: short __consumer_offsets key")
+	}
+	switch v := int16(binary.BigEndian.Uint16(key)); v {
+	case 0, 1:
+		k := kmsg.NewOffsetCommitKey()
+		if err := k.ReadFrom(key); err != nil {
+			return "", tp, false, fmt.Errorf("group: offset key: %w", err)
+		}
+		return k.Group, TopicPartition{k.Topic, k.Partition}, true, nil
+	case 2:
+		return "", tp, false, nil
+	default:
+		return "", tp, false, fmt.Errorf("group: unknown __consumer_offsets key version %d", v)
+	}
+}
+
+// DecodeValue decodes a committed offset value (versions 0-4).
+func DecodeValue(value []byte) (Offset, error) {
+	v := kmsg.NewOffsetCommitValue()
+	if err := v.ReadFrom(value); err != nil {
+		return Offset{}, fmt.Errorf("group: offset value: %w", err)
+	}
+	o := Offset{Offset: v.Offset, LeaderEpoch: v.LeaderEpoch, Metadata: v.Metadata, CommitTime: v.CommitTimestamp}
+	if v.Version < 3 {
+		o.LeaderEpoch = -1
+	}
+	return o, nil
+}
+
+// NowMillis is the commit timestamp for a new commit.
+func NowMillis() int64 { return time.Now().UnixMilli() }
