@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -148,7 +149,7 @@ func DescribeTopic(ctx context.Context, env Env, name string) error {
 
 		w := env.Stdout
 		fmt.Fprintf(w, "Topic:      %s\n", name)
-		fmt.Fprintf(w, "ID:         %s\n", t.ID)
+		fmt.Fprintf(w, "ID:         %s\n", base64.RawURLEncoding.EncodeToString(t.ID[:]))
 		fmt.Fprintf(w, "Partitions: %d\n", len(t.Partitions))
 		fmt.Fprintf(w, "Internal:   %t\n\n", t.IsInternal)
 

@@ -238,8 +238,8 @@ func (c Config) validate(source string) []error {
 	return errs
 }
 
-// IsSet reports whether the setting key was given a value: set in the loaded file, or
-// different from its default (a Config changed in code). The value 0 of a key where 0
+// IsSet reports whether the setting key has a value other than its built-in default
+// (from the loaded file or changed in code). The value 0 of a key where 0
 // means "not set" (log.retention.ms, log.retention.minutes, log.roll.ms,
 // log.roll.jitter.ms) is never set. Unknown keys are not set.
 func (c Config) IsSet(key string) bool {
@@ -251,9 +251,9 @@ func (c Config) IsSet(key string) bool {
 	if s.unsetZero && v.IsZero() {
 		return false
 	}
-	if c.inFile(key) {
-		return true
-	}
+	// A key counts as set when its value differs from the built-in default. (The
+	// shipped config.toml lists every key with its default value, as documentation; a
+	// key merely repeated there with its default is reported as DEFAULT_CONFIG.)
 	return !v.Equal(s.field(reflect.ValueOf(Default())))
 }
 

@@ -279,7 +279,7 @@ func TestLoadDefaultOrFile(t *testing.T) {
 
 func TestIsSet(t *testing.T) {
 	c, err := Load(writeConfig(t, `
-"log.retention.hours" = 168   # same as the default, but given
+"log.retention.hours" = 168   # same as the default: reported as a default
 "log.retention.ms" = 0        # 0 = not set
 "log.segment.bytes" = 1000
 `))
@@ -287,7 +287,7 @@ func TestIsSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]bool{
-		"log.retention.hours": true,
+		"log.retention.hours": false,
 		"log.retention.ms":    false,
 		"log.segment.bytes":   true,
 		"num.partitions":      false,

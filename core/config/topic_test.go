@@ -165,7 +165,7 @@ func TestTopicDefaultSource(t *testing.T) {
 	}{
 		{"retention.ms", "86400000", static},
 		{"segment.bytes", "1048576", static},
-		{"compression.type", "producer", static},
+		{"compression.type", "producer", def}, // given in the file, but with the default value
 		{"segment.ms", "604800000", def},
 		{"retention.bytes", "-1", def},
 		{"cleanup.policy", "delete", def},
