@@ -93,6 +93,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newServeCmd(),
 		newTopicCmd(g),
+		newGroupCmd(g),
 		newProduceCmd(g),
 		newConsumeCmd(g),
 		newBenchCmd(g),

@@ -1,7 +1,10 @@
 package broker
 
 // DescribeGroups, versions 0-5. An unknown group is described as Dead with no error (as
-// Kafka does); metadata and assignments are shown in the Stable state only.
+// Kafka does); metadata and assignments are shown in the Stable state only. The protocol
+// is the clients' one even when group.assignor made the assignment (the wire has no field
+// for it): the coordinator logs "group assignment computed by the broker" and keeps it in
+// group.Description.AssignedBy; "streamd group describe" shows group.assignor.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"

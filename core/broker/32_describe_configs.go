@@ -2,7 +2,7 @@ package broker
 
 // DescribeConfigs, versions 0-4: TOPIC resources (every topic config with its value and
 // source: DYNAMIC_TOPIC_CONFIG for overrides, STATIC_BROKER_CONFIG or DEFAULT_CONFIG for
-// the rest) and BROKER resources (the static settings from config.toml).
+// the rest) and BROKER resources (the static settings from config.toml) and GROUP resources (group.assignor).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,6 +27,8 @@ func handleDescribeConfigs(b *Broker, _ *wire.Conn, kreq kmsg.Request) wire.Repl
 			} else {
 				err = kafkaErr(kerr.UnknownTopicOrPartition, "topic %q does not exist", rr.ResourceName)
 			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			sr.Configs = b.describeGroupConfigs(rr.ResourceName, rr.ConfigNames, req.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
 			if b.isThisBroker(rr.ResourceName) {
 				sr.Configs = b.describeBrokerConfigs(rr.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)

@@ -1,7 +1,7 @@
 package broker
 
 // AlterConfigs, versions 0-2 (legacy, non-incremental): the given configs replace all of
-// a topic's overrides. Broker configs are static (config.toml) and refused.
+// a topic's overrides, or a group's configs (group_configs.go). Broker configs are static (config.toml) and refused.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,6 +34,14 @@ func handleAlterConfigs(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 					return configs, nil
 				}, req.ValidateOnly)
 			}
+		case kmsg.ConfigResourceTypeGroupConfig:
+			next := map[string]*string{}
+			for _, cf := range rr.Configs {
+				next[cf.Name] = cf.Value
+			}
+			err = b.setGroupConfigs(c.Context(), rr.ResourceName, func(map[string]*string) (map[string]*string, error) {
+				return next, nil
+			}, req.ValidateOnly)
 		case kmsg.ConfigResourceTypeBroker:
 			err = brokerConfigsReadOnly()
 		default:

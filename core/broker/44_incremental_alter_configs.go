@@ -1,7 +1,7 @@
 package broker
 
 // IncrementalAlterConfigs, versions 0-1: SET, DELETE, APPEND and SUBTRACT (list configs)
-// on topic configs. Broker configs are static (config.toml) and refused.
+// on topic configs; SET and DELETE on group configs (group_configs.go). Broker configs are static (config.toml) and refused.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,6 +25,8 @@ func handleIncrementalAlterConfigs(b *Broker, c *wire.Conn, kreq kmsg.Request) w
 			err = b.setTopicConfigs(c.Context(), rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
 				return applyIncremental(cur, ops)
 			}, req.ValidateOnly)
+		case kmsg.ConfigResourceTypeGroupConfig:
+			err = b.setGroupConfigs(c.Context(), rr.ResourceName, incrementalGroupConfigs(rr.Configs), req.ValidateOnly)
 		case kmsg.ConfigResourceTypeBroker:
 			err = brokerConfigsReadOnly()
 		default:

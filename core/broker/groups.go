@@ -31,7 +31,14 @@ func (b *Broker) startGroups() error {
 		MaxSessionTimeout:     time.Duration(b.cfg.GroupMaxSessionTimeoutMs) * time.Millisecond,
 		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MaxSize:               int(b.cfg.GroupMaxSize),
+		Partitions:            b.partitionCount,
+		SaveAssignors:         b.saveGroupConfigs,
+		Logger:                b.log,
 	})
+	if err := b.loadGroupConfigs(); err != nil {
+		b.groups.Close()
+		return fmt.Errorf("broker: loading %s: %w", groupConfigsFile, err)
+	}
 	t := b.lookup(offsetsTopicName)
 	if t == nil {
 		b.startOffsetExpiry()

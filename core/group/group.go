@@ -15,6 +15,10 @@
 // Committed offsets live in the group (an offsets-only group is Empty); a group that never
 // formed and holds no offsets is forgotten by the sweeper. Offsets do not expire (yet).
 //
+// Broker-owned assignment: a group with group.assignor set (SetAssignor) gets its
+// assignment computed by the coordinator at SyncGroup instead of the leader's plan; see
+// assign.go for the format and the cooperative hold-back rule.
+//
 // Concurrency: each Group is guarded by its own mutex; the Coordinator's mutex guards only
 // the name → group map. Waiting callers (JoinGroup, SyncGroup) get a channel that receives
 // their answer exactly once. One sweeper goroutine (stopped by Close) enforces deadlines:
@@ -25,6 +29,7 @@ package group
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -54,6 +59,13 @@ type Config struct {
 	InitialRebalanceDelay time.Duration
 	MaxSize               int           // members per group; <= 0 = unlimited
 	Tick                  time.Duration // sweeper period; default 50ms
+
+	// Partitions returns a topic's partition count (0: no such topic), for broker-side
+	// assignment (group.assignor). It is called with a group's mutex held.
+	Partitions func(topic string) int32
+	// SaveAssignors persists every group.assignor setting (see SetAssignor); nil: memory only.
+	SaveAssignors func(map[string]string) error
+	Logger        *slog.Logger // nil: discard
 }
 
 // Protocol is one (name, metadata) pair of a JoinGroup request.
@@ -142,16 +154,20 @@ type Group struct {
 	offsets      map[TopicPartition]Offset
 	removed      bool      // no longer in the coordinator's map
 	emptySince   time.Time // when members last left (zero: never had members)
+	assignor     string    // group.assignor ("" = the leader assigns)
+	assignedBy   string    // strategy of the current assignment ("" = the leader)
 }
 
 // Coordinator holds every group.
 type Coordinator struct {
-	cfg    Config
-	mu     sync.Mutex
-	groups map[string]*Group
-	stop   chan struct{}
-	done   chan struct{}
-	now    func() time.Time
+	cfg       Config
+	cfgMu     sync.Mutex // serializes SetAssignor (and its SaveAssignors call)
+	mu        sync.Mutex
+	groups    map[string]*Group
+	assignors map[string]string // group.assignor settings, guarded by mu
+	stop      chan struct{}
+	done      chan struct{}
+	now       func() time.Time
 }
 
 // New starts a coordinator (and its sweeper goroutine; stop it with Close).
@@ -159,7 +175,10 @@ func New(cfg Config) *Coordinator {
 	if cfg.Tick <= 0 {
 		cfg.Tick = 50 * time.Millisecond
 	}
-	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, assignors: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
 	go c.sweep()
 	return c
 }
@@ -253,7 +272,7 @@ func (c *Coordinator) get(name string, create bool) *Group {
 	g := c.groups[name]
 	if g == nil && create {
 		g = &Group{name: name, members: map[string]*member{}, static: map[string]string{},
-			pending: map[string]time.Time{}, offsets: map[TopicPartition]Offset{}}
+			pending: map[string]time.Time{}, offsets: map[TopicPartition]Offset{}, assignor: c.assignors[name]}
 		c.groups[name] = g
 	}
 	return g
@@ -417,7 +436,10 @@ type Description struct {
 	State        State
 	ProtocolType string
 	Protocol     string
-	Members      []MemberDescription
+	// AssignedBy is the broker strategy (group.assignor) that produced the current
+	// assignment of a Stable group; "" when the leader member assigned.
+	AssignedBy string
+	Members    []MemberDescription
 }
 
 // Describe describes a group; an unknown group is reported Dead (as Kafka does).
@@ -442,6 +464,8 @@ func (c *Coordinator) Describe(name string) Description {
 	}
 	if g.state != Stable {
 		d.Protocol = ""
+	} else {
+		d.AssignedBy = g.assignedBy
 	}
 	return d
 }

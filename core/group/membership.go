@@ -371,9 +371,7 @@ func (c *Coordinator) Sync(group string, gen int32, memberID, instanceID, ptype,
 	case CompletingRebalance:
 		ch := m.waitSync()
 		if memberID == g.leader {
-			for id, o := range g.members {
-				o.assignment = assignments[id]
-			}
+			c.assignAtSync(g, assignments)
 			g.setState(Stable, now)
 			for _, o := range g.members {
 				o.deadline = now.Add(o.session)

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamd/streamd/core/broker/brokertest"
+	"github.com/streamd/streamd/core/config"
+)
+
+func TestGroupCommands(t *testing.T) {
+	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
+		c.GroupInitialRebalanceDelayMs = 50
+		c.GroupMinSessionTimeoutMs = 100
+		c.OffsetsTopicNumPartitions = 3
+	}))
+	b := "--brokers=" + addr
+	ok(t, "", b, "topic", "create", "gt", "-p", "1")
+	ok(t, "a\nb\nc\nd\n", b, "produce", "gt")
+	// A group member prints (and commits) two records, then leaves: the group is Empty.
+	ok(t, "", b, "consume", "gt", "--from-beginning", "-n", "2", "-g", "cg")
+
+	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg"); strings.Join(r, " ") != "cg Empty consumer" {
+		t.Fatalf("group list row %v, want [cg Empty consumer]", r)
+	}
+	desc := ok(t, "", b, "group", "describe", "cg").stdout
+	if descField(desc, "State:") != "Empty" || descField(desc, "Assignor:") != "-" {
+		t.Fatalf("describe header wrong:\n%s", desc)
+	}
+	if r := row(table(t, desc, "TOPIC"), "gt"); strings.Join(r, " ") != "gt 0 - 2 4 2" {
+		t.Fatalf("offsets row %v, want [gt 0 - 2 4 2]:\n%s", r, desc)
+	}
+
+	ok(t, "", b, "group", "set-assignor", "cg", "roundrobin")
+	fails(t, "INVALID_CONFIG", "", b, "group", "set-assignor", "cg", "fastest")
+
+	// A live member: describe shows it, reset-offsets refuses.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("cg"), kgo.ConsumeTopics("gt"),
+		kgo.ClientID("cli-test"), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		cl.PollFetches(ctx)
+		cancel()
+		desc = ok(t, "", b, "group", "describe", "cg").stdout
+		if descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group never became Stable with one member:\n%s", desc)
+		}
+	}
+	m := table(t, desc, "MEMBER")[0]
+	if m[1] != "cli-test" || m[4] != "gt:0" || descField(desc, "Assignor:") != "roundrobin" || descField(desc, "Protocol:") != "consumer/cooperative-sticky" {
+		t.Fatalf("describe of the live group wrong:\n%s", desc)
+	}
+	if r := row(table(t, desc, "TOPIC"), "gt"); r[2] != m[0] {
+		t.Fatalf("offsets row %v does not name member %s", r, m[0])
+	}
+	fails(t, "offsets can only be reset while it is inactive", "", b, "group", "reset-offsets", "cg", "--topic", "gt", "--to-earliest")
+	fails(t, "NON_EMPTY_GROUP", "", b, "group", "delete", "cg")
+	cl.Close()
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--to-earliest"}, "0"},
+		{[]string{"--to-offset", "3"}, "3"},
+		{[]string{"--to-offset", "99"}, "4"},
+		{[]string{"--to-datetime", "2000-01-01T00:00:00Z"}, "0"},
+		{[]string{"--to-datetime", "2999-01-01T00:00:00Z"}, "4"},
+		{[]string{"--to-latest"}, "4"},
+	} {
+		args := append([]string{b, "group", "reset-offsets", "cg", "--topic", "gt"}, tc.args...)
+		if r := row(table(t, ok(t, "", args...).stdout, "TOPIC"), "gt"); strings.Join(r, " ") != "gt 0 "+tc.want {
+			t.Fatalf("reset %v printed %v, want offset %s", tc.args, r, tc.want)
+		}
+		desc := ok(t, "", b, "group", "describe", "cg").stdout
+		if r := row(table(t, desc, "TOPIC"), "gt"); r[3] != tc.want {
+			t.Fatalf("after reset %v committed %v, want %s", tc.args, r, tc.want)
+		}
+	}
+	fails(t, "exactly one of", "", b, "group", "reset-offsets", "cg", "--topic", "gt", "--to-earliest", "--to-latest")
+	fails(t, "bad --to-datetime", "", b, "group", "reset-offsets", "cg", "--topic", "gt", "--to-datetime", "yesterday")
+
+	if r := ok(t, "", b, "group", "delete", "cg"); r.stdout != "Deleted group \"cg\".\n" {
+		t.Fatalf("delete printed %q", r.stdout)
+	}
+	fails(t, "GROUP_ID_NOT_FOUND", "", b, "group", "describe", "cg")
+}
