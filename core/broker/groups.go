@@ -4,10 +4,17 @@ package broker
 // machine lives in core/group; committed offsets are records in the compacted internal
 // topic __consumer_offsets (created at the first commit, offsets.topic.num.partitions
 // partitions; a group's partition is abs(javaHashCode(group)) % partitions, Kafka's rule;
-// keys and values use kmsg's OffsetCommitKey v1 / OffsetCommitValue v3 schema). At start
-// the topic is read back before the listener serves, rebuilding committed offsets. Group
-// membership is not persisted (no GroupMetadata records): after a restart members rejoin
-// as new. Offsets of empty groups expire after offsets.retention.minutes (tombstones).
+// keys and values use kmsg's OffsetCommitKey v1 / OffsetCommitValue v3 schema). Group
+// metadata (generation, leader, protocol, members with their subscriptions and
+// assignments) is written to the same partition as Kafka's GroupMetadataKey v2 /
+// GroupMetadataValue v3 records when a rebalance completes and when a group becomes Empty,
+// with a tombstone when it is deleted: the coordinator queues them and one writer
+// goroutine appends them (the SyncGroup answer does not wait for that write, unlike
+// Kafka: a crash right after a rebalance can restore the previous generation, whose
+// members then rejoin). At start the topic is read back before the listener serves,
+// rebuilding committed offsets and groups: a Stable group comes back Stable with the same
+// generation, member ids and assignments, each member with a fresh session deadline.
+// Offsets of empty groups expire after offsets.retention.minutes (tombstones).
 
 import (
 	"context"
@@ -42,6 +49,7 @@ func (b *Broker) startGroups() error {
 	t := b.lookup(offsetsTopicName)
 	if t == nil {
 		b.startOffsetExpiry()
+		b.startGroupMetadataWriter()
 		return nil
 	}
 	n := 0
@@ -53,9 +61,44 @@ func (b *Broker) startGroups() error {
 		}
 		n += k
 	}
-	b.log.Info("group offsets loaded", "records", n, "groups", len(b.groups.List()))
+	b.log.Info("groups loaded", "records", n, "groups", len(b.groups.List()))
 	b.startOffsetExpiry()
+	b.startGroupMetadataWriter()
 	return nil
+}
+
+// startGroupMetadataWriter appends the coordinator's group metadata records as they are
+// queued, until the broker stops (stopGroups writes what is left).
+func (b *Broker) startGroupMetadataWriter() {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-b.groups.MetadataReady():
+			}
+			b.writeGroupMetadata(context.Background(), b.groups.TakeMetadata())
+		}
+	}()
+}
+
+// writeGroupMetadata appends group metadata records, each to its group's partition, and
+// waits until they are durable.
+func (b *Broker) writeGroupMetadata(ctx context.Context, recs []group.MetadataRecord) {
+	for _, r := range recs {
+		if r.Value == nil && b.lookup(offsetsTopicName) == nil {
+			continue
+		}
+		p, last, err := b.appendGroupRecords(ctx, r.Group, []batch.Record{{Key: r.Key, Value: r.Value}})
+		if err == nil {
+			err = b.waitGroupDurable(ctx, p, last)
+		}
+		if err != nil {
+			b.log.Warn("writing group metadata", "group", r.Group, "err", err)
+		}
+	}
 }
 
 // startOffsetExpiry removes committed offsets of empty groups after
@@ -91,6 +134,7 @@ func (b *Broker) startOffsetExpiry() {
 func (b *Broker) stopGroups() {
 	if b.groups != nil {
 		b.groups.Close()
+		b.writeGroupMetadata(context.Background(), b.groups.TakeMetadata())
 	}
 }
 

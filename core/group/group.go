@@ -15,6 +15,9 @@
 // Committed offsets live in the group (an offsets-only group is Empty); a group that never
 // formed and holds no offsets is forgotten by the sweeper. Offsets do not expire (yet).
 //
+// Group metadata (generation, members, assignments) is persisted as Kafka's
+// GroupMetadata records, queued for the caller to write; see persist.go.
+//
 // Broker-owned assignment: a group with group.assignor set (SetAssignor) gets its
 // assignment computed by the coordinator at SyncGroup instead of the leader's plan; see
 // assign.go for the format and the cooperative hold-back rule.
@@ -156,6 +159,7 @@ type Group struct {
 	emptySince   time.Time // when members last left (zero: never had members)
 	assignor     string    // group.assignor ("" = the leader assigns)
 	assignedBy   string    // strategy of the current assignment ("" = the leader)
+	persisted    bool      // a group metadata record exists (or is queued) for it
 }
 
 // Coordinator holds every group.
@@ -168,6 +172,11 @@ type Coordinator struct {
 	stop      chan struct{}
 	done      chan struct{}
 	now       func() time.Time
+
+	pmu       sync.Mutex        // guards pend, pendOrder (a leaf lock)
+	pend      map[string][]byte // group metadata records to write: group → value (nil: tombstone)
+	pendOrder []string
+	pendCh    chan struct{} // capacity 1: records are waiting
 }
 
 // New starts a coordinator (and its sweeper goroutine; stop it with Close).
@@ -178,7 +187,8 @@ func New(cfg Config) *Coordinator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, assignors: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now}
+	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, assignors: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now,
+		pend: map[string][]byte{}, pendCh: make(chan struct{}, 1)}
 	go c.sweep()
 	return c
 }
@@ -236,6 +246,7 @@ func (c *Coordinator) drop(g *Group, neverFormed bool) {
 		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.members) == 0 {
 		delete(c.groups, g.name)
 		g.removed = true
+		c.persistTombstone(g)
 	}
 }
 
@@ -471,7 +482,7 @@ func (c *Coordinator) Describe(name string) Description {
 }
 
 // Delete removes an empty group: its committed offsets are returned so the caller can
-// write tombstones. NON_EMPTY_GROUP if it has members, GROUP_ID_NOT_FOUND if unknown.
+// write tombstones (the group metadata tombstone is queued, see TakeMetadata). NON_EMPTY_GROUP if it has members, GROUP_ID_NOT_FOUND if unknown.
 func (c *Coordinator) Delete(name string) ([]TopicPartition, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -497,5 +508,6 @@ func (c *Coordinator) Delete(name string) ([]TopicPartition, error) {
 	g.offsets = map[TopicPartition]Offset{}
 	g.removed = true
 	delete(c.groups, name)
+	c.persistTombstone(g)
 	return tps, nil
 }

@@ -154,6 +154,7 @@ func (c *Coordinator) replaceStatic(g *Group, old *member, id string, r JoinRequ
 	case Stable:
 		c.updateMember(g, m, r)
 		if g.selectProtocol() == g.protocol {
+			c.persist(g, now)
 			res := g.joinResult(m, wasLeader)
 			res.SkipAssignment = wasLeader
 			return res, nil
@@ -254,7 +255,7 @@ func (c *Coordinator) tryCompleteJoin(g *Group, now time.Time) {
 		}
 	}
 	if len(g.members) == 0 {
-		g.becomeEmpty(now)
+		c.becomeEmpty(g, now)
 		return
 	}
 	g.generation++
@@ -278,10 +279,11 @@ func (c *Coordinator) tryCompleteJoin(g *Group, now time.Time) {
 
 // becomeEmpty ends the generation of a group whose last member left. The protocol type
 // stays: Kafka lists an empty group with it.
-func (g *Group) becomeEmpty(now time.Time) {
+func (c *Coordinator) becomeEmpty(g *Group, now time.Time) {
 	g.generation++
 	g.protocol, g.leader = "", ""
 	g.setState(Empty, now)
+	c.persist(g, now)
 }
 
 // remove drops a member (answering its waiting calls with UNKNOWN_MEMBER_ID).
@@ -335,7 +337,7 @@ func (c *Coordinator) expire(g *Group, now time.Time) {
 	case g.state == PreparingRebalance:
 		c.tryCompleteJoin(g, now)
 	case changed && len(g.members) == 0:
-		g.becomeEmpty(now)
+		c.becomeEmpty(g, now)
 	case changed && (g.state == Stable || g.state == CompletingRebalance):
 		c.prepareRebalance(g, now)
 	}
@@ -377,6 +379,7 @@ func (c *Coordinator) Sync(group string, gen int32, memberID, instanceID, ptype,
 				o.deadline = now.Add(o.session)
 				o.answerSync(SyncResult{ProtocolType: g.protocolType, Protocol: g.protocol, Assignment: o.assignment})
 			}
+			c.persist(g, now)
 		}
 		return SyncResult{}, ch
 	}
@@ -458,7 +461,7 @@ func (c *Coordinator) Leave(group string, leavers []Leaver) []error {
 		c.tryCompleteJoin(g, now)
 	case CompletingRebalance, Stable:
 		if len(g.members) == 0 {
-			g.becomeEmpty(now)
+			c.becomeEmpty(g, now)
 		} else {
 			c.prepareRebalance(g, now)
 		}

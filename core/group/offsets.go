@@ -75,11 +75,19 @@ func (c *Coordinator) Commit(group string, offs map[TopicPartition]Offset) {
 	}
 }
 
-// Load applies one __consumer_offsets record read back at start: a nil value deletes.
+// Load applies one __consumer_offsets record read back at start (a committed offset or
+// group metadata, see persist.go): a nil value deletes.
 func (c *Coordinator) Load(key, value []byte) error {
 	group, tp, isOffset, err := DecodeKey(key)
-	if err != nil || !isOffset {
+	if err != nil {
 		return err
+	}
+	if !isOffset {
+		name, err := decodeGroupKey(key)
+		if err != nil {
+			return err
+		}
+		return c.loadMetadata(name, value)
 	}
 	if value == nil {
 		if g := c.lock(group, false); g != nil {
@@ -242,7 +250,7 @@ func OffsetValue(o Offset) []byte {
 }
 
 // DecodeKey decodes a __consumer_offsets key. isOffset is false for group metadata keys
-// (version 2), which this coordinator does not use.
+// (version 2; see GroupMetadataKey).
 func DecodeKey(key []byte) (group string, tp TopicPartition, isOffset bool, err error) {
 	if len(key) < 2 {
 		return "", tp, false, fmt.Errorf("group: short __consumer_offsets key")
