@@ -52,18 +52,20 @@ func newTopicCmd(g *globals) *cobra.Command {
 		},
 	}
 
+	var adminURL string
 	describe := &cobra.Command{
-		Use:   "describe NAME",
-		Short: "Show a topic's id, partitions (leader, epoch, offsets, size) and configs",
+		Use:   "describe NAME [--admin URL]",
+		Short: "Show a topic's id, partitions (leader, epoch, offsets, size; segments and cleaner stats from a streamd admin listener) and configs",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			e, err := env(cmd)
 			if err != nil {
 				return err
 			}
-			return cli.DescribeTopic(cmd.Context(), e, a[0])
+			return cli.DescribeTopic(cmd.Context(), e, a[0], adminURL)
 		},
 	}
+	describe.Flags().StringVar(&adminURL, "admin", cli.DefaultAdminURL, "streamd admin HTTP listener for segment and cleaner columns (empty: skip)")
 
 	del := &cobra.Command{
 		Use:   "delete NAME",

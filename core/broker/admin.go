@@ -31,6 +31,7 @@ func (b *Broker) startAdmin() error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	mux.HandleFunc("GET /v1/topics/{name}", b.handleAdminTopic)
 	// Profiling for operators (the admin listener binds to loopback by default).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +19,32 @@ type cleanerMetrics struct {
 	dirty     *prometheus.GaugeVec // topic, partition
 	lastClean *prometheus.GaugeVec // topic, partition: unix seconds
 	reclaimed prometheus.Counter
+
+	mu    sync.Mutex
+	stats map[*partition]cleanStats // per live partition, for the admin API
+}
+
+// cleanStats is what the cleaner did to one partition since the broker started.
+type cleanStats struct {
+	LastCleaned    time.Time // zero: never cleaned
+	BytesReclaimed int64     // total over all passes
+}
+
+// cleaners maps a running *Broker to its *cleanerMetrics (the Broker struct has no
+// field for it); the cleaner goroutine removes its entry when it stops.
+var cleaners sync.Map
+
+// cleanerStats returns what the cleaner did to p since the broker started (zero when
+// the cleaner is disabled, stopped or has not cleaned p).
+func (b *Broker) cleanerStats(p *partition) cleanStats {
+	v, ok := cleaners.Load(b)
+	if !ok {
+		return cleanStats{}
+	}
+	m := v.(*cleanerMetrics)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stats[p]
 }
 
 // startCleaner starts the log cleaner (log.cleaner.enable) like Apache Kafka's: every
@@ -45,15 +72,18 @@ func (b *Broker) startCleaner() {
 		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "streamd_cleaner_reclaimed_bytes_total", Help: "Bytes removed from compacted logs by the cleaner.",
 		}),
+		stats: make(map[*partition]cleanStats),
 	}
 	for _, c := range []prometheus.Collector{m.dirty, m.lastClean, m.reclaimed} {
 		if err := b.metrics.reg.Register(c); err != nil {
 			b.log.Warn("cleaner: registering metric", "err", err)
 		}
 	}
+	cleaners.Store(b, m)
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
+		defer cleaners.Delete(b)
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
 		for {
@@ -70,14 +100,29 @@ func (b *Broker) startCleaner() {
 // cleanLogs runs one cleaner pass over all compacted topics. It returns early when
 // the broker stops.
 func (b *Broker) cleanLogs(m *cleanerMetrics) {
+	seen := make(map[*partition]bool)
+	defer func() { // forget deleted partitions (only after a complete pass)
+		if seen == nil {
+			return
+		}
+		m.mu.Lock()
+		for p := range m.stats {
+			if !seen[p] {
+				delete(m.stats, p)
+			}
+		}
+		m.mu.Unlock()
+	}()
 	for _, t := range b.sortedTopics() {
 		s := t.settings
 		if !s.Compact {
 			continue
 		}
 		for _, p := range t.parts {
+			seen[p] = true
 			select {
 			case <-b.stop:
+				seen = nil
 				return
 			default:
 			}
@@ -97,14 +142,23 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 				m.lastClean.Delete(labels)
 				continue
 			case errors.Is(err, storage.ErrCompactStopped):
+				seen = nil
 				return
 			case err != nil:
 				b.log.Warn("cleaner: compaction failed", "topic", t.meta.Name, "partition", p.index, "err", err)
 			}
 			m.dirty.With(labels).Set(res.DirtyRatio)
 			if res.Cleaned {
-				m.lastClean.With(labels).Set(float64(time.Now().UnixMilli()) / 1000)
-				m.reclaimed.Add(float64(max(res.BytesBefore-res.BytesAfter, 0)))
+				now := time.Now()
+				reclaimed := max(res.BytesBefore-res.BytesAfter, 0)
+				m.lastClean.With(labels).Set(float64(now.UnixMilli()) / 1000)
+				m.reclaimed.Add(float64(reclaimed))
+				m.mu.Lock()
+				st := m.stats[p]
+				st.LastCleaned = now
+				st.BytesReclaimed += reclaimed
+				m.stats[p] = st
+				m.mu.Unlock()
 				b.log.Debug("cleaner: compacted", "topic", t.meta.Name, "partition", p.index,
 					"segments", res.SegmentsCleaned, "bytes_before", res.BytesBefore, "bytes_after", res.BytesAfter)
 			}

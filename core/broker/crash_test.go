@@ -33,7 +33,10 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 	}
 	dataDir := filepath.Join(t.TempDir(), "data")
 	addr := freePort(t)
-	var all []acked
+	var (
+		mu  sync.Mutex // guards all, across every cycle's producer callbacks
+		all []acked
+	)
 	var logs strings.Builder
 	defer func() {
 		if t.Failed() {
@@ -57,15 +60,16 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var mu sync.Mutex
 		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
+		var wg, callbacks sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; ctx.Err() == nil; i++ {
 				v := fmt.Sprintf("c%d-%07d-%s", cycle, i, strings.Repeat("x", 200))
+				callbacks.Add(1)
 				cl.Produce(ctx, &kgo.Record{Value: []byte(v)}, func(r *kgo.Record, err error) {
+					defer callbacks.Done()
 					if err == nil {
 						mu.Lock()
 						all = append(all, acked{r.Partition, r.Offset, string(r.Value)})
@@ -79,10 +83,13 @@ func TestCrashKeepsAcknowledgedRecords(t *testing.T) {
 		cancel()
 		wg.Wait()
 		cl.Close()
+		callbacks.Wait() // every promise of this cycle has run before the next starts
 	}
-	mu := len(all)
-	if mu < 100 {
-		t.Fatalf("only %d records acknowledged: producer did not run", mu)
+	mu.Lock()
+	n := len(all)
+	mu.Unlock()
+	if n < 100 {
+		t.Fatalf("only %d records acknowledged: producer did not run", n)
 	}
 	c := startChild(t, dataDir, addr)
 	defer c.stop()

@@ -100,7 +100,12 @@ func AlterTopicConfig(ctx context.Context, env Env, name string, set, del []stri
 
 // DescribeTopic prints a topic's id, its partitions (leader, leader epoch,
 // start and end offsets, size on disk) and its configs with their source.
-func DescribeTopic(ctx context.Context, env Env, name string) error {
+// When adminURL (a streamd admin listener, e.g. http://127.0.0.1:9644) is not
+// empty and answers GET /v1/topics/NAME, each partition row also shows its
+// segment count, the cleaner's dirty ratio, last cleaning time and bytes
+// reclaimed; when it does not answer, one note goes to env.Stderr and the
+// Kafka-only table is printed.
+func DescribeTopic(ctx context.Context, env Env, name, adminURL string) error {
 	return env.admin(ctx, func(ctx context.Context, adm *kadm.Client) error {
 		topics, err := adm.ListTopicsWithInternal(ctx, name)
 		if err != nil {
@@ -147,6 +152,14 @@ func DescribeTopic(ctx context.Context, env Env, name string) error {
 			return fmt.Errorf("topic %q: describe configs: %v", name, kafkaErr(err, rc.ErrMessage))
 		}
 
+		var stats map[int32]adminPartition
+		if adminURL != "" {
+			stats, err = fetchAdminTopic(ctx, adminURL, name, env.timeout())
+			if err != nil {
+				fmt.Fprintf(env.Stderr, "note: no segment/cleaner columns: %v\n", err)
+			}
+		}
+
 		w := env.Stdout
 		fmt.Fprintf(w, "Topic:      %s\n", name)
 		fmt.Fprintf(w, "ID:         %s\n", base64.RawURLEncoding.EncodeToString(t.ID[:]))
@@ -154,14 +167,22 @@ func DescribeTopic(ctx context.Context, env Env, name string) error {
 		fmt.Fprintf(w, "Internal:   %t\n\n", t.IsInternal)
 
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "PARTITION\tLEADER\tEPOCH\tSTART\tEND\tSIZE")
+		header := "PARTITION\tLEADER\tEPOCH\tSTART\tEND\tSIZE"
+		if stats != nil {
+			header += "\tSEGMENTS\tDIRTY\tLAST-CLEANED\tRECLAIMED"
+		}
+		fmt.Fprintln(tw, header)
 		for _, p := range t.Partitions.Sorted() {
 			size := "-"
 			if s, ok := sizes[p.Partition]; ok {
 				size = strconv.FormatInt(s, 10)
 			}
-			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s\n", p.Partition, p.Leader, p.LeaderEpoch,
+			fmt.Fprintf(tw, "%d\t%d\t%d\t%s\t%s\t%s", p.Partition, p.Leader, p.LeaderEpoch,
 				offsetCell(starts, name, p.Partition), offsetCell(ends, name, p.Partition), size)
+			if stats != nil {
+				fmt.Fprint(tw, adminCells(stats, p.Partition))
+			}
+			fmt.Fprintln(tw)
 		}
 		if err := tw.Flush(); err != nil {
 			return err

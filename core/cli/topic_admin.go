@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultAdminURL is the streamd admin listener the CLI asks by default.
+const DefaultAdminURL = "http://127.0.0.1:9644"
+
+// adminPartition is one partition of the streamd admin API's
+// GET /v1/topics/{name} answer (see core/broker/admin_topics.go).
+type adminPartition struct {
+	Partition      int32    `json:"partition"`
+	Segments       int      `json:"segments"`
+	DirtyRatio     *float64 `json:"dirty_ratio"`
+	LastCleaned    *string  `json:"last_cleaned"`
+	BytesReclaimed int64    `json:"bytes_reclaimed"`
+}
+
+// fetchAdminTopic asks a streamd admin listener for topic's per-partition
+// storage stats.
+func fetchAdminTopic(ctx context.Context, adminURL, topic string, timeout time.Duration) (map[int32]adminPartition, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	u := strings.TrimRight(adminURL, "/") + "/v1/topics/" + url.PathEscape(topic)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+	}
+	// A one-shot transport: no idle connection (or its goroutines) outlives the call.
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("admin endpoint %s: %s", u, resp.Status)
+	}
+	var out struct {
+		Partitions []adminPartition `json:"partitions"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("admin endpoint %s: %v", u, err)
+	}
+	m := make(map[int32]adminPartition, len(out.Partitions))
+	for _, p := range out.Partitions {
+		m[p.Partition] = p
+	}
+	return m, nil
+}
+
+// adminCells renders the SEGMENTS, DIRTY, LAST-CLEANED and RECLAIMED cells
+// (each preceded by a tab) of partition p; "-" for what is unknown.
+func adminCells(stats map[int32]adminPartition, p int32) string {
+	s, ok := stats[p]
+	if !ok {
+		return "\t-\t-\t-\t-"
+	}
+	dirty, last := "-", "-"
+	if s.DirtyRatio != nil {
+		dirty = strconv.FormatFloat(*s.DirtyRatio, 'f', 2, 64)
+	}
+	if s.LastCleaned != nil {
+		last = *s.LastCleaned
+	}
+	return fmt.Sprintf("\t%d\t%s\t%s\t%d", s.Segments, dirty, last, s.BytesReclaimed)
+}
