@@ -28,7 +28,7 @@ func TestTopicLifecycle(t *testing.T) {
 		t.Fatalf("topic list row %v, want [orders 3 false]", got)
 	}
 
-	desc := ok(t, "", b, "topic", "describe", "orders").stdout
+	desc := ok(t, "", b, "topic", "describe", "orders", "--admin=").stdout
 	if !strings.Contains(desc, "Topic:      orders\n") || !strings.Contains(desc, "Partitions: 3\n") {
 		t.Fatalf("describe header wrong:\n%s", desc)
 	}
@@ -54,7 +54,7 @@ func TestTopicLifecycle(t *testing.T) {
 	if r.stdout != "Altered configs of topic \"orders\".\n" {
 		t.Fatalf("alter-config printed %q", r.stdout)
 	}
-	configs := table(t, ok(t, "", b, "topic", "describe", "orders").stdout, "CONFIG")
+	configs := table(t, ok(t, "", b, "topic", "describe", "orders", "--admin=").stdout, "CONFIG")
 	if got := row(configs, "retention.ms"); got[1] != "120000" {
 		t.Fatalf("after alter, retention.ms row %v, want value 120000", got)
 	}
@@ -63,7 +63,7 @@ func TestTopicLifecycle(t *testing.T) {
 	}
 
 	ok(t, "", b, "topic", "alter-config", "orders", "--delete", "retention.ms")
-	configs = table(t, ok(t, "", b, "topic", "describe", "orders").stdout, "CONFIG")
+	configs = table(t, ok(t, "", b, "topic", "describe", "orders", "--admin=").stdout, "CONFIG")
 	if got := row(configs, "retention.ms"); got != nil && got[len(got)-1] == "DYNAMIC_TOPIC_CONFIG" {
 		t.Fatalf("after --delete, retention.ms row %v is still a topic override", got)
 	}
@@ -78,7 +78,7 @@ func TestTopicLifecycle(t *testing.T) {
 		t.Fatal("deleted topic still listed")
 	}
 	fails(t, "UNKNOWN_TOPIC_OR_PARTITION", "", b, "topic", "delete", "orders")
-	fails(t, "UNKNOWN_TOPIC_OR_PARTITION", "", b, "topic", "describe", "orders")
+	fails(t, "UNKNOWN_TOPIC_OR_PARTITION", "", b, "topic", "describe", "orders", "--admin=")
 	fails(t, "UNKNOWN_TOPIC_OR_PARTITION", "", b, "topic", "alter-config", "orders", "retention.ms=1")
 }
 
