@@ -8,6 +8,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -80,6 +81,15 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 		}
 	}
 	if req.Acks == 0 {
+		// No response to carry an error: like Kafka, close the connection so the
+		// client notices and refreshes its metadata.
+		for _, st := range resp.Topics {
+			for _, sp := range st.Partitions {
+				if sp.ErrorCode != 0 {
+					return wire.Reply{CloseAfter: fmt.Sprintf("acks=0 produce to %s/%d failed: %v", st.Topic, sp.Partition, kerr.ErrorForCode(sp.ErrorCode))}
+				}
+			}
+		}
 		return wire.Reply{}
 	}
 	if len(waits) == 0 || !b.cfg.LogFlushBeforeAck {

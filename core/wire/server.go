@@ -31,6 +31,9 @@ type Reply struct {
 	Resp  kmsg.Response
 	Later func() Reply
 	Files []FileRange
+	// CloseAfter closes the connection once the replies before this one are written
+	// (Kafka does this when an acks=0 produce fails, so the client notices).
+	CloseAfter string // the reason, logged; "" keeps the connection
 }
 
 // Handler serves decoded requests. Handle is called on the connection's reader goroutine
@@ -276,6 +279,10 @@ func (c *Conn) readLoop() {
 		if p.reply.Resp == nil && p.reply.Later == nil {
 			if c.srv.Observer != nil {
 				c.srv.Observer.Observe(p.key, time.Since(start), p.reqBytes, 0)
+			}
+			if p.reply.CloseAfter != "" {
+				c.srv.logger().Info("closing connection", "client", c.remote, "client_id", c.clientID, "reason", p.reply.CloseAfter)
+				return // the writer drains what is pending, then closes
 			}
 			continue
 		}
