@@ -144,7 +144,7 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle) (int64, bool, err
 	}
 	w := bufio.NewWriterSize(out, compactChunk)
 	m := &memIndex{}
-	var pos int64
+	var pos, unsynced int64
 	changed := false
 	err = forEachBatch(s, p.size, th, func(b []byte, h batch.Header) error {
 		last := h.NextOffset() >= p.v.next
@@ -161,6 +161,17 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle) (int64, bool, err
 			return fmt.Errorf("storage: compact: write: %w", err)
 		}
 		pos += int64(len(nb))
+		// Sync as we go: one large fdatasync at the end of a segment would stall
+		// the produce path's small fsyncs on the same disk.
+		if unsynced += int64(len(nb)); unsynced >= cleanerSyncEvery {
+			if err := w.Flush(); err != nil {
+				return fmt.Errorf("storage: compact: write: %w", err)
+			}
+			if err := fdatasync(out); err != nil {
+				return fmt.Errorf("storage: compact: sync: %w", err)
+			}
+			unsynced = 0
+		}
 		return th.add(len(nb))
 	})
 	if err == nil {
@@ -183,6 +194,9 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle) (int64, bool, err
 	}
 	return pos, true, hook("cleaned-written", s.base)
 }
+
+// cleanerSyncEvery is how many cleaned bytes are written between fdatasyncs.
+const cleanerSyncEvery = 4 << 20
 
 func writeSynced(name string, data []byte) error {
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
