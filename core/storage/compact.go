@@ -26,7 +26,17 @@ import (
 //
 // A pass maps every key of the dirty part to its latest offset, then rewrites
 // every cleanable segment keeping a record iff it has a key, no later record
-// of that key is in the map, and it is not an expired tombstone. Control
+// of that key is in the map, and it is not an expired tombstone.
+//
+// The map is an offsetMap (offsetmap.go): a table of 128-bit key digests
+// allocated once per pass, sized for the number of offsets in the dirty part
+// and capped at maxOffsetMapBytes (128 MiB, about 4.19 M distinct keys).
+// When the dirty part has more keys than fit, the pass cleans only a prefix,
+// as Kafka does: it maps whole segments while the next one surely fits (and
+// the first dirty segment until the map is full), rewrites the segments up
+// to the last one mapped, keeping every record from the first unmapped
+// offset on untouched, and checkpoints that offset; the next pass continues
+// from there. Records below the checkpoint are never mapped again. Control
 // batches are kept whole. A batch that loses records is re-encoded with its
 // codec, base offset, last offset delta, producer id/epoch/base sequence,
 // attributes, leader epoch, base and max timestamps preserved (records keep
@@ -66,6 +76,9 @@ import (
 // CleanerCheckpointFile holds the offset below which the log has been
 // compacted (the first dirty offset).
 const CleanerCheckpointFile = "cleaner-offset-checkpoint"
+
+// errMapFull stops the map-building scan when the offset map is full.
+var errMapFull = errors.New("storage: compact: offset map full")
 
 // ErrCompactStopped is returned by Compact when CompactOptions.Stop closed.
 var ErrCompactStopped = errors.New("storage: compaction stopped")
@@ -172,13 +185,33 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	res.BytesBefore, res.BytesAfter = total, total
 
 	th := newThrottle(l, opts)
-	latest := make(map[string]int64)
+	// Size the map for the worst case, every dirty offset a distinct key
+	// (capped by maxOffsetMapBytes).
+	var dirtyOffsets int64
 	for _, p := range segs[:n] {
+		if p.v.next > firstDirty {
+			dirtyOffsets += p.v.next - max(p.v.seg.base, firstDirty)
+		}
+	}
+	latest := newOffsetMap(dirtyOffsets)
+	// end: the map holds every key below it; k: the segments this pass
+	// rewrites. Both shrink when the map cannot hold the whole dirty range.
+	end, k := segs[n-1].v.next, n
+	mapped := false
+	for i, p := range segs[:n] {
 		if p.v.next <= firstDirty {
 			continue
 		}
+		// After the first dirty segment, only map a segment that surely
+		// fits (as Kafka does); the rest waits for the next pass.
+		if mapped && int64(latest.free()) < p.v.next-p.v.seg.base {
+			end, k = p.v.seg.base, i
+			break
+		}
+		mapped = true
+		stop := int64(-1)
 		err := forEachBatch(p.v.seg, p.size, th, func(b []byte, h batch.Header) error {
-			if h.Control() {
+			if h.Control() || h.NextOffset() <= firstDirty {
 				return nil
 			}
 			_, recs, err := batch.Records(b)
@@ -186,23 +219,43 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 				return fmt.Errorf("storage: compact: segment %d offset %d: %w", p.v.seg.base, h.BaseOffset, err)
 			}
 			for i := range recs {
-				if recs[i].Key != nil {
-					latest[string(recs[i].Key)] = h.BaseOffset + int64(recs[i].OffsetDelta)
+				off := h.BaseOffset + int64(recs[i].OffsetDelta)
+				if recs[i].Key == nil || off < firstDirty {
+					continue
+				}
+				if !latest.put(recs[i].Key, off) {
+					stop = off
+					return errMapFull
 				}
 			}
 			return nil
 		})
+		if err == errMapFull {
+			// Map full inside the first dirty segment: stop is above
+			// firstDirty (at least one key went in), so passes progress.
+			end, k = stop, i+1
+			break
+		}
 		if err != nil {
 			return res, err
 		}
+	}
+	if k < n {
+		res.BytesBefore = 0
+		for _, p := range segs[:k] {
+			res.BytesBefore += p.size
+		}
+		res.BytesAfter = res.BytesBefore
+		l.logger.Info("storage: compact: offset map full, cleaning a prefix of the dirty range",
+			"keys", latest.len(), "cleaned_to", end)
 	}
 
 	horizon := int64(math.MinInt64)
 	if opts.DeleteRetentionMs >= 0 {
 		horizon = nowMs - opts.DeleteRetentionMs
 	}
-	f := &filter{latest: latest, horizon: horizon}
-	for _, p := range segs[:n] {
+	f := &filter{latest: latest, end: end, horizon: horizon}
+	for _, p := range segs[:k] {
 		newSize, changed, err := l.cleanSegment(p, f, th)
 		if err != nil {
 			return res, err
@@ -219,7 +272,6 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 			res.BytesAfter += newSize - p.size
 		}
 	}
-	end := segs[n-1].v.next
 	if err := writeFileAtomic(l.dir, CleanerCheckpointFile, fmt.Appendf(nil, "%d\n%d\n", CheckpointVersion, end)); err != nil {
 		return res, err
 	}

@@ -65,17 +65,21 @@ func forEachBatch(s *segment, size int64, th *throttle, fn func(b []byte, h batc
 
 // filter decides which records a pass keeps.
 type filter struct {
-	latest  map[string]int64 // key -> latest offset in the dirty part
-	horizon int64            // tombstones with a timestamp below are removed
+	latest  *offsetMap // key -> latest offset in the dirty part below end
+	end     int64      // records from this offset on are kept as they are
+	horizon int64      // tombstones with a timestamp below are removed
 }
 
 // keep reports whether record r of the batch with header h survives.
 func (f *filter) keep(h batch.Header, r *batch.Record) bool {
+	off := h.BaseOffset + int64(r.OffsetDelta)
+	if off >= f.end {
+		return true
+	}
 	if r.Key == nil {
 		return false
 	}
-	off := h.BaseOffset + int64(r.OffsetDelta)
-	if last, ok := f.latest[string(r.Key)]; ok && last > off {
+	if last, ok := f.latest.get(r.Key); ok && last > off {
 		return false
 	}
 	return r.Value != nil || h.RecordTimestamp(*r) >= f.horizon

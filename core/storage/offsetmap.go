@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"hash/maphash"
+	"math/bits"
+)
+
+// offsetMap is the key -> latest offset map of a compaction pass, after
+// Kafka's SkimpyOffsetMap: a fixed-capacity open-addressing hash table
+// allocated once per pass, with no allocation per key.
+//
+// A slot holds a 128-bit digest of the key (two 64-bit maphash hashes with
+// independent seeds, chosen at random per map) and offset+1 (0 marks an
+// empty slot, so a fresh zeroed table is empty). The slice holds no pointers,
+// so the garbage collector never scans it.
+//
+// Keys are compared by digest only: two keys with the same 128-bit digest are
+// treated as the same key, exactly as Kafka does with MD5. For n distinct
+// keys the chance of any such collision is about n²/2¹²⁹ (≈ 1.5e-27 for a
+// million keys), and as seeds are random per pass, a collision does not
+// repeat. The effect of one would be that the older record of one of the two
+// keys is dropped although it is its key's latest.
+//
+// Lookups use linear probing from a position derived from the first hash;
+// the table is never filled beyond offsetMapLoad (put reports false instead),
+// so probes stay short and always end at an empty slot.
+type offsetMap struct {
+	slots  []offsetSlot
+	used   int
+	limit  int // most keys put accepts
+	s1, s2 maphash.Seed
+}
+
+type offsetSlot struct {
+	h1, h2 uint64
+	off1   int64 // offset + 1; 0: empty
+}
+
+const (
+	offsetSlotBytes = 24
+	// offsetMapLoad is the most a table is filled (numerator/denominator).
+	offsetMapLoadNum, offsetMapLoadDen = 3, 4
+)
+
+// maxOffsetMapBytes caps a pass's offset map (Kafka's default
+// log.cleaner.dedupe.buffer.size is 128 MiB too): 5.59 M slots, room for
+// 4.19 M distinct keys. A dirty range with more keys is cleaned over several
+// passes (see Compact). A variable so tests can shrink it.
+var maxOffsetMapBytes = 128 << 20
+
+// newOffsetMap returns a map for up to keys distinct keys (at least 1),
+// within maxOffsetMapBytes.
+func newOffsetMap(keys int64) *offsetMap {
+	most := int64(max(maxOffsetMapBytes/offsetSlotBytes, 2))
+	keys = min(max(keys, 1), most)
+	n := min(keys*offsetMapLoadDen/offsetMapLoadNum+1, most)
+	return &offsetMap{
+		slots: make([]offsetSlot, n),
+		limit: max(int(n)*offsetMapLoadNum/offsetMapLoadDen, 1),
+		s1:    maphash.MakeSeed(),
+		s2:    maphash.MakeSeed(),
+	}
+}
+
+// find returns the index of key's slot, or of the empty slot where it would
+// go, and the key's digest.
+func (m *offsetMap) find(key []byte) (int, uint64, uint64) {
+	h1, h2 := maphash.Bytes(m.s1, key), maphash.Bytes(m.s2, key)
+	hi, _ := bits.Mul64(h1, uint64(len(m.slots))) // h1 scaled to [0, len)
+	i := int(hi)
+	for {
+		s := &m.slots[i]
+		if s.off1 == 0 || (s.h1 == h1 && s.h2 == h2) {
+			return i, h1, h2
+		}
+		if i++; i == len(m.slots) {
+			i = 0
+		}
+	}
+}
+
+// put records off as key's latest offset. It reports false, changing
+// nothing, when key is new and the map is full.
+func (m *offsetMap) put(key []byte, off int64) bool {
+	i, h1, h2 := m.find(key)
+	s := &m.slots[i]
+	if s.off1 == 0 {
+		if m.used >= m.limit {
+			return false
+		}
+		m.used++
+		s.h1, s.h2 = h1, h2
+	}
+	s.off1 = off + 1
+	return true
+}
+
+// get returns key's latest offset.
+func (m *offsetMap) get(key []byte) (int64, bool) {
+	i, _, _ := m.find(key)
+	if off1 := m.slots[i].off1; off1 != 0 {
+		return off1 - 1, true
+	}
+	return 0, false
+}
+
+// len returns the number of keys; free how many more put accepts.
+func (m *offsetMap) len() int  { return m.used }
+func (m *offsetMap) free() int { return m.limit - m.used }
