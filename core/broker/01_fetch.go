@@ -35,7 +35,7 @@ func handleFetch(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	if urgent || n >= int(req.MinBytes) || req.MaxWaitMillis <= 0 || len(wake) == 0 {
 		return reply
 	}
-	releaseFiles(reply.Files)
+	wire.ReleaseFiles(reply.Files)
 	deadline := time.Now().Add(time.Duration(req.MaxWaitMillis) * time.Millisecond)
 	return wire.Reply{Later: func() wire.Reply {
 		timer := time.NewTimer(time.Until(deadline))
@@ -61,7 +61,7 @@ func handleFetch(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 			if urgent || n >= int(req.MinBytes) {
 				return reply
 			}
-			releaseFiles(reply.Files)
+			wire.ReleaseFiles(reply.Files)
 		}
 	}}
 }
@@ -159,12 +159,6 @@ func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (wire.Reply, int, bool) {
 	}
 	b.metrics.bytesOut.Add(float64(total))
 	return wire.Reply{Resp: resp, Files: files}, total, urgent
-}
-
-func releaseFiles(fs []wire.FileRange) {
-	for _, f := range fs {
-		f.Release()
-	}
 }
 
 var noRecords = []byte{}

@@ -64,6 +64,7 @@ type Broker struct {
 	adminMu sync.Mutex // serialises topic create/delete/alter (metadata writes)
 	pids    *producerIDs
 	groups  *group.Coordinator // consumer groups (groups.go)
+	cleaner *cleanerMetrics    // log cleaner state; set in Start before the admin listener, nil if disabled
 
 	serveDone chan struct{}
 	bg        sync.WaitGroup
@@ -178,12 +179,12 @@ func (b *Broker) Start(ctx context.Context) error {
 			b.log.Error("kafka listener stopped", "err", err)
 		}
 	}()
+	b.startRetention()
+	b.startCleaner() // before the admin listener, which reads b.cleaner
 	if err := b.startAdmin(); err != nil {
 		_ = b.Shutdown(context.Background())
 		return err
 	}
-	b.startRetention()
-	b.startCleaner()
 	b.mu.RLock()
 	nTopics, nParts := len(b.topics), 0
 	for _, t := range b.topics {

@@ -30,18 +30,13 @@ type cleanStats struct {
 	BytesReclaimed int64     // total over all passes
 }
 
-// cleaners maps a running *Broker to its *cleanerMetrics (the Broker struct has no
-// field for it); the cleaner goroutine removes its entry when it stops.
-var cleaners sync.Map
-
 // cleanerStats returns what the cleaner did to p since the broker started (zero when
-// the cleaner is disabled, stopped or has not cleaned p).
+// the cleaner is disabled or has not cleaned p).
 func (b *Broker) cleanerStats(p *partition) cleanStats {
-	v, ok := cleaners.Load(b)
-	if !ok {
+	m := b.cleaner
+	if m == nil {
 		return cleanStats{}
 	}
-	m := v.(*cleanerMetrics)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.stats[p]
@@ -74,27 +69,9 @@ func (b *Broker) startCleaner() {
 		}),
 		stats: make(map[*partition]cleanStats),
 	}
-	for _, c := range []prometheus.Collector{m.dirty, m.lastClean, m.reclaimed} {
-		if err := b.metrics.reg.Register(c); err != nil {
-			b.log.Warn("cleaner: registering metric", "err", err)
-		}
-	}
-	cleaners.Store(b, m)
-	b.bg.Add(1)
-	go func() {
-		defer b.bg.Done()
-		defer cleaners.Delete(b)
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			b.cleanLogs(m)
-		}
-	}()
+	b.metrics.register(b.log, "cleaner", m.dirty, m.lastClean, m.reclaimed)
+	b.cleaner = m
+	b.every(interval, func() { b.cleanLogs(m) })
 }
 
 // cleanLogs runs one cleaner pass over all compacted topics. It returns early when

@@ -110,25 +110,14 @@ func (b *Broker) startOffsetExpiry() {
 	if interval <= 0 || retention <= 0 {
 		return
 	}
-	b.bg.Add(1)
-	go func() {
-		defer b.bg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
+	b.every(interval, func() {
+		for name, tps := range b.groups.ExpireOffsets(time.Now(), retention) {
+			if err := b.tombstones(context.Background(), name, tps); err != nil {
+				b.log.Warn("writing tombstones of expired offsets", "group", name, "err", err)
 			}
-			for name, tps := range b.groups.ExpireOffsets(time.Now(), retention) {
-				if err := b.tombstones(context.Background(), name, tps); err != nil {
-					b.log.Warn("writing tombstones of expired offsets", "group", name, "err", err)
-				}
-				b.log.Info("expired committed offsets", "group", name, "partitions", len(tps))
-			}
+			b.log.Info("expired committed offsets", "group", name, "partitions", len(tps))
 		}
-	}()
+	})
 }
 
 func (b *Broker) stopGroups() {

@@ -24,27 +24,12 @@ func (b *Broker) startRetention() {
 	bytes := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "streamd_retention_deleted_bytes_total", Help: "Bytes of log segments deleted by retention.ms / retention.bytes.",
 	})
-	for _, c := range []prometheus.Collector{segs, bytes} {
-		if err := b.metrics.reg.Register(c); err != nil {
-			b.log.Warn("retention: registering metric", "err", err)
-		}
-	}
-	b.bg.Add(1)
-	go func() {
-		defer b.bg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			n, size := b.applyRetention()
-			segs.Add(float64(n))
-			bytes.Add(float64(size))
-		}
-	}()
+	b.metrics.register(b.log, "retention", segs, bytes)
+	b.every(interval, func() {
+		n, size := b.applyRetention()
+		segs.Add(float64(n))
+		bytes.Add(float64(size))
+	})
 }
 
 // applyRetention runs one retention pass over all topics and returns the segments and

@@ -60,20 +60,11 @@ func codeOf(err error) (int16, string) {
 	return kerr.KafkaStorageError.Code, err.Error()
 }
 
-// validTopicName applies Kafka's topic name rules.
+// validTopicName applies Kafka's topic name rules (meta.ValidateTopicName) and maps a
+// violation to INVALID_TOPIC_EXCEPTION.
 func validTopicName(name string) error {
-	switch {
-	case name == "":
-		return kafkaErr(kerr.InvalidTopicException, "topic name is empty")
-	case name == "." || name == "..":
-		return kafkaErr(kerr.InvalidTopicException, "topic name cannot be %q", name)
-	case len(name) > 249:
-		return kafkaErr(kerr.InvalidTopicException, "topic name is %d characters, the maximum is 249", len(name))
-	}
-	for _, r := range name {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return kafkaErr(kerr.InvalidTopicException, "topic name %q contains %q: only ASCII letters, digits, '.', '_' and '-' are allowed", name, r)
-		}
+	if err := meta.ValidateTopicName(name); err != nil {
+		return kafkaErr(kerr.InvalidTopicException, "%s", strings.TrimPrefix(err.Error(), "meta: "))
 	}
 	return nil
 }

@@ -85,22 +85,9 @@ func (e Env) connect(ctx context.Context, opts ...kgo.Opt) (*kgo.Client, error) 
 
 // admin runs fn with an admin client bounded by the Env timeout.
 func (e Env) admin(ctx context.Context, fn func(ctx context.Context, adm *kadm.Client) error) error {
-	ctx, cancel := context.WithTimeout(ctx, e.timeout())
-	defer cancel()
-	cl, err := e.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	adm.SetTimeoutMillis(int32(e.timeout() / time.Millisecond))
-	if err := fn(ctx, adm); err != nil {
-		if ctxErr := e.ctxError(ctx); ctxErr != nil {
-			return ctxErr
-		}
-		return err
-	}
-	return nil
+	return e.clients(ctx, func(ctx context.Context, _ *kgo.Client, adm *kadm.Client) error {
+		return fn(ctx, adm)
+	})
 }
 
 // ctxError explains why ctx (bounded by the Env timeout) ended, or returns

@@ -41,7 +41,8 @@ func NewMarker() [MarkerLen]byte {
 	return m
 }
 
-func releaseFiles(fs []FileRange) {
+// ReleaseFiles releases file ranges that will not be sent.
+func ReleaseFiles(fs []FileRange) {
 	for _, f := range fs {
 		if f.Release != nil {
 			f.Release()
@@ -52,7 +53,7 @@ func releaseFiles(fs []FileRange) {
 // writeWithFiles writes buf[:start] (earlier responses) and then the response in
 // buf[start:], splicing in its file ranges. It returns the response's size on the wire.
 func (c *Conn) writeWithFiles(buf []byte, start int, flexible bool, files []FileRange) (int, error) {
-	defer releaseFiles(files)
+	defer ReleaseFiles(files)
 	resp := buf[start:]
 	type cut struct {
 		prefixAt, dataEnd int // the marker's length prefix and the marker's end in resp

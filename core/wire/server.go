@@ -432,7 +432,7 @@ func (c *Conn) writeLoop() {
 	broken := false
 	for p := range c.pending {
 		if broken {
-			releaseFiles(p.reply.Files)
+			ReleaseFiles(p.reply.Files)
 			continue // drain so the reader never blocks
 		}
 		reply := p.reply
@@ -455,7 +455,7 @@ func (c *Conn) writeLoop() {
 		}
 		resp := reply.Resp
 		if resp == nil {
-			releaseFiles(reply.Files)
+			ReleaseFiles(reply.Files)
 			continue
 		}
 		resp.SetVersion(p.version)

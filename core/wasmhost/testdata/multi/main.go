@@ -40,8 +40,10 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 			}
 		}
 	case "oom":
-		for {
-			sink = append(sink, make([]byte, 1<<20))
+		// Doubling sizes reach any limit in a few steps (1 MiB steps spend most of the
+		// call in the guest's GC and can hit the deadline first on a slow machine).
+		for size := 1 << 20; ; size *= 2 {
+			sink = append(sink, make([]byte, size))
 		}
 	case "panic":
 		panic("boom: " + string(recs[0].Key))

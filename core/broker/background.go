@@ -1,0 +1,36 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// every runs fn every interval on one goroutine (registered in b.bg) until the broker
+// stops. The background services (retention, the cleaner, offset expiry) use it.
+func (b *Broker) every(interval time.Duration, fn func()) {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-tick.C:
+			}
+			fn()
+		}
+	}()
+}
+
+// register adds a background service's metrics to the broker's registry; a failure is
+// logged, never fatal.
+func (m *metrics) register(log interface{ Warn(string, ...any) }, service string, cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := m.reg.Register(c); err != nil {
+			log.Warn(service+": registering metric", "err", err)
+		}
+	}
+}
