@@ -16,11 +16,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/streamd/streamd/core/group"
 )
 
 const (
@@ -108,8 +107,8 @@ func (b *Broker) setGroupConfigs(_ context.Context, name string, apply func(cur 
 			value = *v
 		}
 	}
-	if !group.ValidAssignor(value) {
-		return kafkaErr(kerr.InvalidConfig, "invalid %s %q: want range, roundrobin, sticky, cooperative-sticky or uniform", groupAssignorConfig, value)
+	if err := b.groups.CheckAssignor(value); err != nil {
+		return kafkaErr(kerr.InvalidConfig, "invalid %s %q: %s", groupAssignorConfig, value, strings.TrimPrefix(err.Error(), "group: "))
 	}
 	if validateOnly {
 		return nil

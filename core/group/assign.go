@@ -48,13 +48,39 @@ func ValidAssignor(name string) bool {
 	return ok
 }
 
+// builtinStrategy resolves the built-in strategies of package assignor.
+func builtinStrategy(name string) (assignor.Assignor, error) {
+	if a, ok := assignor.ByName(name); ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("%w %q (want range, roundrobin, sticky, cooperative-sticky or uniform)", ErrUnknownAssignor, name)
+}
+
+// strategy resolves a group.assignor name through Config.Lookup (default: the built-ins).
+func (c *Coordinator) strategy(name string) (assignor.Assignor, error) {
+	if c.cfg.Lookup != nil {
+		return c.cfg.Lookup(name)
+	}
+	return builtinStrategy(name)
+}
+
+// CheckAssignor returns nil if name can be used as a group.assignor ("" = unset), or an
+// error saying why not.
+func (c *Coordinator) CheckAssignor(name string) error {
+	if name == "" {
+		return nil
+	}
+	_, err := c.strategy(name)
+	return err
+}
+
 // SetAssignor sets (name != "") or clears (name == "") a group's group.assignor. The
 // whole set of configured assignors is first given to Config.SaveAssignors (if set); an
 // error there leaves everything unchanged. A change triggers a rebalance of a group with
 // members. The group need not exist yet.
 func (c *Coordinator) SetAssignor(group, name string) error {
-	if !ValidAssignor(name) {
-		return fmt.Errorf("%w %q (want range, roundrobin, sticky, cooperative-sticky or uniform)", ErrUnknownAssignor, name)
+	if err := c.CheckAssignor(name); err != nil {
+		return err
 	}
 	c.cfgMu.Lock()
 	defer c.cfgMu.Unlock()
@@ -111,7 +137,7 @@ func (c *Coordinator) LoadAssignors(m map[string]string) (skipped []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for grp, name := range m {
-		if name == "" || !ValidAssignor(name) {
+		if name == "" || c.CheckAssignor(name) != nil {
 			skipped = append(skipped, grp)
 			continue
 		}
@@ -136,9 +162,9 @@ func (c *Coordinator) brokerAssign(g *Group) (map[string][]byte, error) {
 	if name == "cooperative-sticky" && !cooperative {
 		name = "sticky"
 	}
-	strat, ok := assignor.ByName(name)
-	if !ok {
-		return nil, fmt.Errorf("%w %q", ErrUnknownAssignor, name)
+	strat, err := c.strategy(name)
+	if err != nil {
+		return nil, err
 	}
 	spec := assignor.GroupSpec{Partitions: map[string]int32{}}
 	versions := map[string]int16{}

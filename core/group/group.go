@@ -38,6 +38,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/streamd/streamd/assignor"
 )
 
 // State is a group state (Kafka's names from String).
@@ -66,6 +68,10 @@ type Config struct {
 	// Partitions returns a topic's partition count (0: no such topic), for broker-side
 	// assignment (group.assignor). It is called with a group's mutex held.
 	Partitions func(topic string) int32
+	// Lookup resolves a group.assignor name to a strategy (e.g. uploaded Wasm assignors,
+	// "wasm:NAME"); its error says why a name is unusable. Nil: the built-ins of package
+	// assignor only.
+	Lookup func(name string) (assignor.Assignor, error)
 	// SaveAssignors persists every group.assignor setting (see SetAssignor); nil: memory only.
 	SaveAssignors func(map[string]string) error
 	Logger        *slog.Logger // nil: discard
