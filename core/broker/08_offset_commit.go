@@ -57,7 +57,14 @@ func handleOffsetCommit(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 	if req.Version == 0 {
 		gen, memberID = -1, ""
 	}
-	if err := b.groups.ValidateCommit(req.Group, gen, memberID, derefStr(req.InstanceID)); err != nil {
+	var tps []group.TopicPartition
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			tps = append(tps, group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition})
+		}
+	}
+	stale, err := b.groups.ValidateCommit(req.Group, req.Version, gen, memberID, derefStr(req.InstanceID), tps)
+	if err != nil {
 		fillAll(errCode(err))
 		return wire.Reply{Resp: build()}
 	}
@@ -80,6 +87,10 @@ func handleOffsetCommit(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 				o.LeaderEpoch = rp.LeaderEpoch
 			}
 			tp := group.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			if err := stale[tp]; err != nil {
+				codes[i][j] = errCode(err)
+				continue
+			}
 			offs[tp] = o
 			recs = append(recs, batch.Record{Key: group.OffsetKey(req.Group, tp), Value: group.OffsetValue(o)})
 		}

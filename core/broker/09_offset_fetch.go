@@ -3,7 +3,8 @@ package broker
 // OffsetFetch, versions 0-9 (v8+: several groups per request; v10 names topics by id and
 // is not served). Answers come from memory; a partition without a commit gets offset -1.
 // Null topics (v2+) ask for every committed partition of the group. require_stable is
-// accepted (no transactions are pending ever).
+// accepted (no transactions are pending ever). v9 carries a member id and epoch, checked
+// for KIP-848 consumer groups (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) as Kafka does.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,6 +53,13 @@ func handleOffsetFetch(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 				g.ErrorCode = kerr.InvalidGroupID.Code
 				resp.Groups = append(resp.Groups, g)
 				continue
+			}
+			if req.Version >= 9 {
+				if err := b.groups.ValidateFetch(rg.Group, rg.MemberID, rg.MemberEpoch); err != nil {
+					g.ErrorCode = errCode(err)
+					resp.Groups = append(resp.Groups, g)
+					continue
+				}
 			}
 			topics, order := map[string][]int32{}, []string(nil)
 			for _, t := range rg.Topics {

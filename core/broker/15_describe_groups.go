@@ -1,7 +1,8 @@
 package broker
 
-// DescribeGroups, versions 0-5. An unknown group is described as Dead with no error (as
-// Kafka does); metadata and assignments are shown in the Stable state only. The protocol
+// DescribeGroups, versions 0-5. An unknown group, and a KIP-848 consumer group (described
+// by ConsumerGroupDescribe), is described as Dead with no error (as Kafka does below v6);
+// metadata and assignments are shown in the Stable state only. The protocol
 // is the clients' one even when group.assignor made the assignment (the wire has no field
 // for it): the coordinator logs "group assignment computed by the broker" and keeps it in
 // group.Description.AssignedBy; "streamd group describe" shows group.assignor.

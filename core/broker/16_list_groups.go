@@ -1,7 +1,8 @@
 package broker
 
-// ListGroups, versions 0-5: every live group, filtered by state (v4+) and type (v5+;
-// every group here is "classic").
+// ListGroups, versions 0-5: every live group, filtered by state (v4+, case-insensitive)
+// and type (v5+: "classic" or "consumer" for KIP-848 groups, whose states are Empty,
+// Assigning, Reconciling and Stable).
 
 import (
 	"strings"
@@ -28,11 +29,11 @@ func handleListGroups(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 		return false
 	}
 	for _, l := range b.groups.List() {
-		if !matches(req.StatesFilter, l.State.String()) || !matches(req.TypesFilter, "classic") {
+		if !matches(req.StatesFilter, l.State) || !matches(req.TypesFilter, l.Type) {
 			continue
 		}
 		g := kmsg.NewListGroupsResponseGroup()
-		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State.String(), "classic"
+		g.Group, g.ProtocolType, g.GroupState, g.GroupType = l.Group, l.ProtocolType, l.State, l.Type
 		resp.Groups = append(resp.Groups, g)
 	}
 	return wire.Reply{Resp: resp}

@@ -84,6 +84,33 @@ func (b *Broker) partitionCount(name string) int32 {
 	return 0
 }
 
+// topicID is group.Config.TopicID.
+func (b *Broker) topicID(name string) ([16]byte, bool) {
+	if t := b.lookup(name); t != nil {
+		return t.meta.ID, true
+	}
+	return [16]byte{}, false
+}
+
+// topicName is group.Config.TopicName.
+func (b *Broker) topicName(id [16]byte) (string, bool) {
+	if t := b.lookupID(id); t != nil {
+		return t.meta.Name, true
+	}
+	return "", false
+}
+
+// topicNames is group.Config.Topics.
+func (b *Broker) topicNames() []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]string, 0, len(b.topics))
+	for name := range b.topics {
+		out = append(out, name)
+	}
+	return out
+}
+
 // setGroupConfigs validates the group's next configs (as computed by apply from the
 // current ones) and applies them unless validateOnly.
 func (b *Broker) setGroupConfigs(_ context.Context, name string, apply func(cur map[string]*string) (map[string]*string, error), validateOnly bool) error {

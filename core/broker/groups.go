@@ -41,6 +41,14 @@ func (b *Broker) startGroups() error {
 		Partitions:            b.partitionCount,
 		SaveAssignors:         b.saveGroupConfigs,
 		Logger:                b.log,
+
+		ConsumerSessionTimeout:    msDur(b.cfg.GroupConsumerSessionTimeoutMs),
+		ConsumerHeartbeatInterval: msDur(b.cfg.GroupConsumerHeartbeatIntervalMs),
+		ConsumerAssignors:         b.cfg.ConsumerAssignors(),
+		ConsumerMaxSize:           int(b.cfg.GroupConsumerMaxSize),
+		TopicID:                   b.topicID,
+		TopicName:                 b.topicName,
+		Topics:                    b.topicNames,
 	})
 	if err := b.loadGroupConfigs(); err != nil {
 		b.groups.Close()
@@ -61,6 +69,7 @@ func (b *Broker) startGroups() error {
 		}
 		n += k
 	}
+	b.groups.LoadDone()
 	b.log.Info("groups loaded", "records", n, "groups", len(b.groups.List()))
 	b.startOffsetExpiry()
 	b.startGroupMetadataWriter()
@@ -79,24 +88,72 @@ func (b *Broker) startGroupMetadataWriter() {
 				return
 			case <-b.groups.MetadataReady():
 			}
-			b.writeGroupMetadata(context.Background(), b.groups.TakeMetadata())
+			b.flushGroupMetadata()
 		}
 	}()
 }
 
-// writeGroupMetadata appends group metadata records, each to its group's partition, and
-// waits until they are durable.
+// flushGroupMetadata writes the queued group records and tells the coordinator, whose
+// ConsumerGroupHeartbeat answers wait for it (Persisted).
+func (b *Broker) flushGroupMetadata() {
+	recs, seq := b.groups.TakeMetadataSeq()
+	b.writeGroupMetadata(context.Background(), recs)
+	b.groups.Persisted(seq)
+}
+
+// maxGroupBatch bounds the records of one group metadata batch.
+const maxGroupBatch = 1 << 20
+
+// writeGroupMetadata appends group metadata records to their groups' partitions (one
+// batch per partition, in queue order) and waits until they are durable. A failed write
+// is logged: the state stays in memory and is written again at its next change.
 func (b *Broker) writeGroupMetadata(ctx context.Context, recs []group.MetadataRecord) {
+	type run struct {
+		group string
+		recs  []batch.Record
+		size  int
+	}
+	var runs []*run
+	byPart := map[int32]*run{}
+	var nparts int32
 	for _, r := range recs {
-		if r.Value == nil && b.lookup(offsetsTopicName) == nil {
+		if nparts == 0 {
+			if r.Value == nil && b.lookup(offsetsTopicName) == nil {
+				continue
+			}
+			t, err := b.offsetsTopic(ctx)
+			if err != nil {
+				b.log.Warn("writing group metadata", "group", r.Group, "err", err)
+				return
+			}
+			nparts = int32(len(t.parts))
+		}
+		pi := group.PartitionFor(r.Group, nparts)
+		cur := byPart[pi]
+		if cur == nil || cur.size > maxGroupBatch {
+			cur = &run{group: r.Group}
+			byPart[pi] = cur
+			runs = append(runs, cur)
+		}
+		cur.recs = append(cur.recs, batch.Record{Key: r.Key, Value: r.Value})
+		cur.size += len(r.Key) + len(r.Value)
+	}
+	type pending struct {
+		p    *partition
+		last int64
+	}
+	var waits []pending
+	for _, r := range runs {
+		p, last, err := b.appendGroupRecords(ctx, r.group, r.recs)
+		if err != nil {
+			b.log.Warn("writing group metadata", "group", r.group, "records", len(r.recs), "err", err)
 			continue
 		}
-		p, last, err := b.appendGroupRecords(ctx, r.Group, []batch.Record{{Key: r.Key, Value: r.Value}})
-		if err == nil {
-			err = b.waitGroupDurable(ctx, p, last)
-		}
-		if err != nil {
-			b.log.Warn("writing group metadata", "group", r.Group, "err", err)
+		waits = append(waits, pending{p, last})
+	}
+	for _, w := range waits {
+		if err := b.waitGroupDurable(ctx, w.p, w.last); err != nil {
+			b.log.Warn("writing group metadata", "partition", w.p.index, "err", err)
 		}
 	}
 }
@@ -123,7 +180,7 @@ func (b *Broker) startOffsetExpiry() {
 func (b *Broker) stopGroups() {
 	if b.groups != nil {
 		b.groups.Close()
-		b.writeGroupMetadata(context.Background(), b.groups.TakeMetadata())
+		b.flushGroupMetadata()
 	}
 }
 
@@ -216,6 +273,14 @@ func (b *Broker) tombstones(ctx context.Context, name string, tps []group.TopicP
 		return err
 	}
 	return b.waitGroupDurable(ctx, p, last)
+}
+
+// topicsChanged tells the group coordinator that topics or partition counts changed
+// (consumer groups re-check their subscriptions).
+func (b *Broker) topicsChanged() {
+	if b.groups != nil {
+		b.groups.TopicsChanged()
+	}
 }
 
 func errCode(err error) int16 {

@@ -47,6 +47,10 @@ func codeOf(err error) (int16, string) {
 	if errors.As(err, &ke) {
 		return ke.code, ke.msg
 	}
+	var kc interface{ KafkaCode() (int16, string) } // e.g. *group.Error
+	if errors.As(err, &kc) {
+		return kc.KafkaCode()
+	}
 	var kk *kerr.Error
 	if errors.As(err, &kk) {
 		return kk.Code, ""
@@ -291,6 +295,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	b.topics[name] = t
 	b.byID[mt.ID] = t
 	b.mu.Unlock()
+	b.topicsChanged()
 	b.log.Info("topic created", "topic", name, "partitions", partitions, "configs", configs)
 	return t, nil
 }
@@ -351,6 +356,7 @@ func (b *Broker) deleteTopic(ctx context.Context, t *topic) error {
 	delete(b.topics, t.meta.Name)
 	delete(b.byID, t.meta.ID)
 	b.mu.Unlock()
+	b.topicsChanged()
 	for _, p := range t.parts {
 		dir := partitionDir(b.dir, t.meta.Name, p.index)
 		_ = p.log.Close()
@@ -410,6 +416,7 @@ func (b *Broker) createPartitions(ctx context.Context, name string, count int32,
 	b.topics[name] = nt
 	b.byID[mt.ID] = nt
 	b.mu.Unlock()
+	b.topicsChanged()
 	b.log.Info("partitions created", "topic", name, "from", cur, "to", count)
 	return nil
 }

@@ -42,6 +42,7 @@ package config
 
 import (
 	"math"
+	"strings"
 	"path/filepath"
 )
 
@@ -119,6 +120,8 @@ type Config struct {
 	GroupMaxSize                     int32 `toml:"group.max.size"`
 	GroupConsumerSessionTimeoutMs    int32 `toml:"group.consumer.session.timeout.ms"`
 	GroupConsumerHeartbeatIntervalMs int32 `toml:"group.consumer.heartbeat.interval.ms"`
+	GroupConsumerAssignors           string `toml:"group.consumer.assignors"`
+	GroupConsumerMaxSize             int32  `toml:"group.consumer.max.size"`
 
 	// Idempotent and transactional producers.
 	TransactionMaxTimeoutMs     int32 `toml:"transaction.max.timeout.ms"`
@@ -218,6 +221,8 @@ func Default() Config {
 		GroupMaxSize:                     math.MaxInt32,
 		GroupConsumerSessionTimeoutMs:    45000,
 		GroupConsumerHeartbeatIntervalMs: 5000,
+		GroupConsumerAssignors:           "uniform,range",
+		GroupConsumerMaxSize:             math.MaxInt32,
 
 		TransactionMaxTimeoutMs:     900000,
 		TransactionalIDExpirationMs: 604800000,
@@ -237,6 +242,17 @@ const (
 	msPerMinute = 60 * 1000
 	msPerHour   = 60 * msPerMinute
 )
+
+// ConsumerAssignors is group.consumer.assignors as a list (spaces trimmed).
+func (c Config) ConsumerAssignors() []string {
+	var out []string
+	for a := range strings.SplitSeq(c.GroupConsumerAssignors, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
 
 // RetentionMs is the broker's default retention time in milliseconds, -1 for forever:
 // log.retention.ms if set (non-zero), else log.retention.minutes if set, else

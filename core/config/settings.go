@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,6 +142,10 @@ var settings = []*setting{
 		doc: `Session timeout of KIP-848 (ConsumerGroupHeartbeat) group members.`},
 	{key: "group.consumer.heartbeat.interval.ms", check: atLeast(1),
 		doc: `Heartbeat interval given to KIP-848 group members.`},
+	{key: "group.consumer.assignors", typ: kmsg.ConfigTypeList, check: checkConsumerAssignors,
+		doc: `Server assignors KIP-848 members may ask for (ServerAssignor), the first being the default: uniform, range (also sticky, roundrobin).`},
+	{key: "group.consumer.max.size", check: atLeast(1),
+		doc: `Maximum members in one KIP-848 consumer group.`},
 
 	{key: "transaction.max.timeout.ms", group: "Idempotent and transactional producers", check: atLeast(1),
 		doc: `Largest transaction timeout a producer may ask for.`},
@@ -354,6 +359,27 @@ func checkHostPort(v reflect.Value) string {
 }
 
 var bucketRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// consumerAssignorNames are the built-in strategies a KIP-848 member may ask for.
+var consumerAssignorNames = []string{"uniform", "range", "sticky", "roundrobin"}
+
+func checkConsumerAssignors(v reflect.Value) string {
+	n := 0
+	for a := range strings.SplitSeq(v.String(), ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		n++
+		if !slices.Contains(consumerAssignorNames, a) {
+			return fmt.Sprintf("unknown assignor %q (want a comma-separated list of %s)", a, strings.Join(consumerAssignorNames, ", "))
+		}
+	}
+	if n == 0 {
+		return "must name at least one assignor"
+	}
+	return ""
+}
 
 func checkBucket(v reflect.Value) string {
 	if !bucketRE.MatchString(v.String()) {

@@ -76,8 +76,9 @@ func (c *Coordinator) CheckAssignor(name string) error {
 
 // SetAssignor sets (name != "") or clears (name == "") a group's group.assignor. The
 // whole set of configured assignors is first given to Config.SaveAssignors (if set); an
-// error there leaves everything unchanged. A change triggers a rebalance of a group with
-// members. The group need not exist yet.
+// error there leaves everything unchanged. A change triggers a rebalance of a classic group
+// with members, and a new group epoch (so a new target assignment) of a consumer group.
+// The group need not exist yet.
 func (c *Coordinator) SetAssignor(group, name string) error {
 	if err := c.CheckAssignor(name); err != nil {
 		return err
@@ -109,10 +110,25 @@ func (c *Coordinator) SetAssignor(group, name string) error {
 	}
 	defer g.mu.Unlock()
 	g.assignor = name
+	if g.cg != nil {
+		// A consumer group: a new epoch, whose target assignment the next heartbeat computes
+		// with the new strategy (then reconciled incrementally).
+		if len(g.cg.members) > 0 {
+			c.bumpEpoch(g, g.cg, "group.assignor changed to "+orDefault(name))
+		}
+		return nil
+	}
 	if len(g.members) > 0 && (g.state == Stable || g.state == CompletingRebalance) {
 		c.prepareRebalance(g, c.now())
 	}
 	return nil
+}
+
+func orDefault(name string) string {
+	if name == "" {
+		return "the default"
+	}
+	return name
 }
 
 // Assignor returns a group's group.assignor ("" = unset).

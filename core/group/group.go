@@ -1,5 +1,6 @@
-// Package group is the classic (pre-KIP-848) consumer group coordinator state machine,
-// free of networking and storage: the broker decodes requests, calls the Coordinator, and
+// Package group is the consumer group coordinator state machine (the classic protocol
+// here and in membership.go, the KIP-848 consumer protocol in consumer*.go), free of
+// networking and storage: the broker decodes requests, calls the Coordinator, and
 // writes committed offsets to __consumer_offsets itself (records encoded by Key/Value
 // helpers in offsets.go with kmsg's OffsetCommitKey/OffsetCommitValue schema).
 //
@@ -35,6 +36,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -75,6 +77,18 @@ type Config struct {
 	// SaveAssignors persists every group.assignor setting (see SetAssignor); nil: memory only.
 	SaveAssignors func(map[string]string) error
 	Logger        *slog.Logger // nil: discard
+
+	// KIP-848 consumer groups (consumer.go).
+	ConsumerSessionTimeout    time.Duration // group.consumer.session.timeout.ms; default 45s
+	ConsumerHeartbeatInterval time.Duration // group.consumer.heartbeat.interval.ms; default 5s
+	ConsumerAssignors         []string      // group.consumer.assignors; default uniform, range
+	ConsumerMaxSize           int           // group.consumer.max.size; <= 0 = unlimited
+	// TopicID and TopicName map topic names to ids and back (assignments are persisted by
+	// topic id, as Kafka does); Topics lists every topic name (regex subscriptions). They
+	// are called with a group's mutex held. Nil: no topics exist.
+	TopicID   func(name string) ([16]byte, bool)
+	TopicName func(id [16]byte) (string, bool)
+	Topics    func() []string
 }
 
 // Protocol is one (name, metadata) pair of a JoinGroup request.
@@ -166,6 +180,9 @@ type Group struct {
 	assignor     string    // group.assignor ("" = the leader assigns)
 	assignedBy   string    // strategy of the current assignment ("" = the leader)
 	persisted    bool      // a group metadata record exists (or is queued) for it
+
+	cg      *consumerGroup // non-nil: a KIP-848 consumer group (the classic fields are unused)
+	lastSeq uint64         // sequence of the last record queued for this group (persist.go)
 }
 
 // Coordinator holds every group.
@@ -179,10 +196,15 @@ type Coordinator struct {
 	done      chan struct{}
 	now       func() time.Time
 
-	pmu       sync.Mutex        // guards pend, pendOrder (a leaf lock)
-	pend      map[string][]byte // group metadata records to write: group → value (nil: tombstone)
+	pmu       sync.Mutex            // guards pend, pendOrder, seq, durable, durableCh (a leaf lock)
+	pend      map[string]pendRecord // records to write, by key (the latest value wins)
 	pendOrder []string
 	pendCh    chan struct{} // capacity 1: records are waiting
+	seq       uint64        // sequence of the last queued record
+	durable   uint64        // every record up to this sequence has been written (Persisted)
+	durableCh chan struct{} // closed when durable advances
+
+	topicsVersion atomic.Uint64 // bumped by TopicsChanged
 }
 
 // New starts a coordinator (and its sweeper goroutine; stop it with Close).
@@ -193,8 +215,17 @@ func New(cfg Config) *Coordinator {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ConsumerSessionTimeout <= 0 {
+		cfg.ConsumerSessionTimeout = 45 * time.Second
+	}
+	if cfg.ConsumerHeartbeatInterval <= 0 {
+		cfg.ConsumerHeartbeatInterval = 5 * time.Second
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = []string{"uniform", "range"}
+	}
 	c := &Coordinator{cfg: cfg, groups: map[string]*Group{}, assignors: map[string]string{}, stop: make(chan struct{}), done: make(chan struct{}), now: time.Now,
-		pend: map[string][]byte{}, pendCh: make(chan struct{}, 1)}
+		pend: map[string]pendRecord{}, pendCh: make(chan struct{}, 1), durableCh: make(chan struct{})}
 	go c.sweep()
 	return c
 }
@@ -231,6 +262,11 @@ func (c *Coordinator) sweep() {
 		now := c.now()
 		for _, g := range c.snapshot() {
 			g.mu.Lock()
+			if g.cg != nil {
+				c.expireConsumer(g, now)
+				g.mu.Unlock()
+				continue
+			}
 			c.expire(g, now)
 			unused := g.state == Empty && g.generation == 0 && len(g.pending) == 0 && len(g.offsets) == 0
 			g.mu.Unlock()
@@ -249,10 +285,11 @@ func (c *Coordinator) drop(g *Group, neverFormed bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if c.groups[g.name] == g && g.state == Empty && (!neverFormed || g.generation == 0) &&
-		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.members) == 0 {
+		len(g.pending) == 0 && len(g.offsets) == 0 && len(g.members) == 0 && (g.cg == nil || len(g.cg.members) == 0) {
 		delete(c.groups, g.name)
 		g.removed = true
 		c.persistTombstone(g)
+		c.dropConsumer(g)
 	}
 }
 
@@ -425,7 +462,8 @@ func sameProtocols(a, b []Protocol) bool {
 // Listing is one group of ListGroups.
 type Listing struct {
 	Group, ProtocolType string
-	State               State
+	Type                string // "classic" or "consumer" (KIP-848)
+	State               string // Kafka's state name of the group's type
 }
 
 // List returns every live group, sorted by name.
@@ -433,8 +471,11 @@ func (c *Coordinator) List() []Listing {
 	var out []Listing
 	for _, g := range c.snapshot() {
 		g.mu.Lock()
-		if g.state != Dead {
-			out = append(out, Listing{Group: g.name, ProtocolType: g.protocolType, State: g.state})
+		switch {
+		case g.cg != nil:
+			out = append(out, Listing{Group: g.name, ProtocolType: ConsumerProtocolType, Type: "consumer", State: g.cg.stateName()})
+		case g.state != Dead:
+			out = append(out, Listing{Group: g.name, ProtocolType: g.protocolType, Type: "classic", State: g.state.String()})
 		}
 		g.mu.Unlock()
 	}
@@ -459,13 +500,17 @@ type Description struct {
 	Members    []MemberDescription
 }
 
-// Describe describes a group; an unknown group is reported Dead (as Kafka does).
+// Describe describes a classic group; an unknown group, or a KIP-848 consumer group, is
+// reported Dead (as Kafka does for DescribeGroups below version 6).
 func (c *Coordinator) Describe(name string) Description {
 	g := c.lock(name, false)
 	if g == nil {
 		return Description{State: Dead}
 	}
 	defer g.mu.Unlock()
+	if g.cg != nil {
+		return Description{State: Dead}
+	}
 	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
 	if g.state == Dead {
 		return Description{State: Dead}
@@ -498,10 +543,12 @@ func (c *Coordinator) Delete(name string) ([]TopicPartition, error) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	switch g.state {
-	case Dead:
+	switch {
+	case g.state == Dead:
 		return nil, kerr.GroupIDNotFound
-	case Empty:
+	case g.cg != nil && len(g.cg.members) > 0:
+		return nil, kerr.NonEmptyGroup
+	case g.state == Empty:
 	default:
 		return nil, kerr.NonEmptyGroup
 	}
@@ -515,5 +562,6 @@ func (c *Coordinator) Delete(name string) ([]TopicPartition, error) {
 	g.removed = true
 	delete(c.groups, name)
 	c.persistTombstone(g)
+	c.dropConsumer(g)
 	return tps, nil
 }

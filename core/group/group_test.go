@@ -174,7 +174,7 @@ func TestJoinValidation(t *testing.T) {
 
 func TestOffsets(t *testing.T) {
 	c := testCoordinator(t)
-	if err := c.ValidateCommit("simple", -1, "", ""); err != nil {
+	if _, err := c.ValidateCommit("simple", 9, -1, "", "", nil); err != nil {
 		t.Fatal(err)
 	}
 	tp := TopicPartition{"t", 3}
@@ -192,7 +192,7 @@ func TestOffsets(t *testing.T) {
 	if got := c.FetchOffsets("simple", nil); len(got) != 0 {
 		t.Fatalf("after tombstone %+v", got)
 	}
-	if err := c.ValidateCommit("simple", 3, "x", ""); !errors.Is(err, kerr.UnknownMemberID) {
+	if _, err := c.ValidateCommit("simple", 9, 3, "x", "", nil); !errors.Is(err, kerr.UnknownMemberID) {
 		t.Errorf("commit with a generation to an empty group: %v", err)
 	}
 }

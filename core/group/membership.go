@@ -24,6 +24,14 @@ func (c *Coordinator) Join(r JoinRequest) (JoinResult, <-chan JoinResult) {
 	if g.state == Dead {
 		return JoinResult{Err: kerr.CoordinatorNotAvailable, MemberID: r.MemberID}, nil
 	}
+	if g.cg != nil {
+		// A consumer (KIP-848) group: only an empty one becomes a classic group.
+		if len(g.cg.members) > 0 {
+			return JoinResult{Err: kerr.InconsistentGroupProtocol, MemberID: r.MemberID}, nil
+		}
+		c.dropConsumer(g)
+		c.cfg.Logger.Info("empty consumer group converted to a classic group", "group", g.name)
+	}
 	if !g.supportsProtocols(r.ProtocolType, r.Protocols, r.MemberID) {
 		return JoinResult{Err: kerr.InconsistentGroupProtocol, MemberID: r.MemberID}, nil
 	}

@@ -33,36 +33,66 @@ func sortTPs(tps []TopicPartition) {
 	})
 }
 
-// ValidateCommit checks that an OffsetCommit may be applied (Kafka's rules): a commit
-// with a negative generation is accepted for an empty (or unknown) group (admin tools,
-// standalone consumers); otherwise the member and generation must be current and the
-// group not be awaiting its assignment.
-func (c *Coordinator) ValidateCommit(group string, gen int32, memberID, instanceID string) error {
+// ValidateCommit checks that an OffsetCommit (of the given request version) of tps may be
+// applied (Kafka's rules): a commit with a negative generation is accepted for an empty
+// (or unknown) group (admin tools, standalone consumers); otherwise the member and
+// generation must be current and the group not be awaiting its assignment.
+//
+// For a KIP-848 consumer group the generation is the member epoch: a member must commit
+// with OffsetCommit v9+ (UNSUPPORTED_VERSION) and an epoch no newer than its own
+// (STALE_MEMBER_EPOCH). An older epoch is accepted for the partitions the member has held
+// since that epoch, per partition (KIP-1251: a commit racing the heartbeat that moved the
+// member to a new epoch); the other partitions get STALE_MEMBER_EPOCH in partErrs.
+func (c *Coordinator) ValidateCommit(group string, version int16, gen int32, memberID, instanceID string, tps []TopicPartition) (partErrs map[TopicPartition]error, err error) {
 	g := c.lock(group, false)
 	if g == nil {
 		if gen < 0 {
-			return nil
+			return nil, nil
 		}
-		return kerr.IllegalGeneration
+		return nil, kerr.IllegalGeneration
 	}
 	defer g.mu.Unlock()
+	if cg := g.cg; cg != nil {
+		if gen < 0 && len(cg.members) == 0 {
+			return nil, nil
+		}
+		m := cg.members[memberID]
+		switch {
+		case m == nil:
+			return nil, errorf(kerr.UnknownMemberID, "Member %s is not a member of group %s.", memberID, group)
+		case version < 9:
+			return nil, errorf(kerr.UnsupportedVersion, "OffsetCommit version 9 or above must be used by members using the consumer group protocol.")
+		case gen > m.epoch || gen < 0:
+			return nil, errorf(kerr.StaleMemberEpoch, "The member epoch %d of member %s is stale (current %d).", gen, memberID, m.epoch)
+		case gen < m.epoch:
+			for _, tp := range tps {
+				if e, held := m.since[tp]; !held || e > gen {
+					if partErrs == nil {
+						partErrs = map[TopicPartition]error{}
+					}
+					partErrs[tp] = kerr.StaleMemberEpoch
+				}
+			}
+		}
+		return partErrs, nil
+	}
 	switch {
 	case g.state == Dead:
-		return kerr.CoordinatorNotAvailable
+		return nil, kerr.CoordinatorNotAvailable
 	case gen < 0 && g.state == Empty:
-		return nil
+		return nil, nil
 	case g.state == CompletingRebalance:
-		return kerr.RebalanceInProgress
+		return nil, kerr.RebalanceInProgress
 	}
 	if err := g.checkMember(memberID, instanceID); err != nil {
-		return err
+		return nil, err
 	}
 	if gen != g.generation {
-		return kerr.IllegalGeneration
+		return nil, kerr.IllegalGeneration
 	}
 	m := g.members[memberID]
 	m.deadline = c.now().Add(m.session)
-	return nil
+	return nil, nil
 }
 
 // Commit stores committed offsets in memory (after they are durable in the log); an
@@ -75,9 +105,40 @@ func (c *Coordinator) Commit(group string, offs map[TopicPartition]Offset) {
 	}
 }
 
-// Load applies one __consumer_offsets record read back at start (a committed offset or
-// group metadata, see persist.go): a nil value deletes.
+// ValidateFetch checks the member id and epoch of an OffsetFetch v9+ (Kafka checks them
+// for consumer groups only): no member id with a negative epoch is an admin fetch.
+func (c *Coordinator) ValidateFetch(group string, memberID *string, epoch int32) error {
+	if memberID == nil && epoch < 0 {
+		return nil
+	}
+	g := c.lock(group, false)
+	if g == nil {
+		return nil
+	}
+	defer g.mu.Unlock()
+	if g.cg == nil {
+		return nil
+	}
+	id := derefStr(memberID)
+	m := g.cg.members[id]
+	switch {
+	case m == nil:
+		return errorf(kerr.UnknownMemberID, "Member %s is not a member of group %s.", id, group)
+	case epoch != m.epoch:
+		return errorf(kerr.StaleMemberEpoch, "The member epoch %d of member %s is stale (current %d).", epoch, id, m.epoch)
+	}
+	return nil
+}
+
+// Load applies one __consumer_offsets record read back at start (a committed offset, or
+// group metadata: persist.go, consumer_records.go); a nil value deletes. Call LoadDone
+// after the last record.
 func (c *Coordinator) Load(key, value []byte) error {
+	if len(key) >= 2 {
+		if v := int16(binary.BigEndian.Uint16(key)); v >= recGroupMeta && v <= recCurrent {
+			return c.loadConsumer(key, value)
+		}
+	}
 	group, tp, isOffset, err := DecodeKey(key)
 	if err != nil {
 		return err
@@ -105,7 +166,8 @@ func (c *Coordinator) Load(key, value []byte) error {
 }
 
 // DeleteOffsets removes committed offsets of partitions no live member is subscribed to
-// (OffsetDelete); it returns per-partition errors (GROUP_SUBSCRIBED_TO_TOPIC).
+// (OffsetDelete); it returns per-partition errors (GROUP_SUBSCRIBED_TO_TOPIC). subscribed
+// decodes a classic member's subscription; a consumer group knows its members' topics.
 func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition, subscribed func(metadata []byte, topic string) bool) (map[TopicPartition]error, error) {
 	g := c.lock(group, false)
 	if g == nil {
@@ -115,9 +177,13 @@ func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition, subscrib
 	if g.state == Dead {
 		return nil, kerr.GroupIDNotFound
 	}
+	var consumerSubs map[string]bool
+	if g.cg != nil && len(g.cg.members) > 0 {
+		consumerSubs = g.cg.subscribed()
+	}
 	out := map[TopicPartition]error{}
 	for _, tp := range tps {
-		busy := false
+		busy := consumerSubs[tp.Topic]
 		if g.state != Empty && subscribed != nil {
 			for _, m := range g.members {
 				if subscribed(m.metadataFor(g.protocol), tp.Topic) {
@@ -137,9 +203,11 @@ func (c *Coordinator) DeleteOffsets(group string, tps []TopicPartition, subscrib
 
 // ExpireOffsets removes the committed offsets of Empty groups that are older than
 // retention (offsets.retention.minutes, KIP-211): an offset expires once now passes
-// retention after both its commit and the moment the group last became Empty. A group left
-// with neither members nor offsets is removed. It returns the removed offsets by group,
-// for the caller's tombstones.
+// retention after both its commit and the moment the group last became Empty. In a
+// consumer group with members, offsets of topics no member subscribes to expire after
+// retention from their commit (Kafka's rule). A group left with neither members nor
+// offsets is removed. It returns the removed offsets by group, for the caller's
+// tombstones.
 func (c *Coordinator) ExpireOffsets(now time.Time, retention time.Duration) map[string][]TopicPartition {
 	out := map[string][]TopicPartition{}
 	for _, g := range c.snapshot() {
@@ -148,10 +216,18 @@ func (c *Coordinator) ExpireOffsets(now time.Time, retention time.Duration) map[
 			g.mu.Unlock()
 			continue
 		}
+		var active map[string]bool // consumer group with members: its subscribed topics
+		if g.cg != nil && len(g.cg.members) > 0 {
+			active = g.cg.subscribed()
+		}
 		var gone []TopicPartition
 		for tp, o := range g.offsets {
 			base := time.UnixMilli(o.CommitTime)
-			if g.emptySince.After(base) {
+			if active != nil {
+				if active[tp.Topic] {
+					continue
+				}
+			} else if g.emptySince.After(base) {
 				base = g.emptySince
 			}
 			if now.Sub(base) > retention {

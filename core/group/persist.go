@@ -22,6 +22,7 @@ package group
 // assignments, each member getting a fresh session deadline (as Kafka does at load).
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -36,33 +37,80 @@ type MetadataRecord struct {
 	Key, Value []byte
 }
 
+type pendRecord struct {
+	MetadataRecord
+	seq uint64
+}
+
 // MetadataReady receives a value when records are waiting for TakeMetadata.
 func (c *Coordinator) MetadataReady() <-chan struct{} { return c.pendCh }
 
 // TakeMetadata returns (and forgets) the waiting group metadata records, at most one per
-// group (its latest state), in the order groups first changed.
+// key (its latest value), in the order keys first changed.
 func (c *Coordinator) TakeMetadata() []MetadataRecord {
+	recs, _ := c.TakeMetadataSeq()
+	return recs
+}
+
+// TakeMetadataSeq is TakeMetadata that also returns the sequence number of the last
+// record taken: once they are written, the caller reports it to Persisted.
+func (c *Coordinator) TakeMetadataSeq() ([]MetadataRecord, uint64) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
 	if len(c.pendOrder) == 0 {
-		return nil
+		return nil, c.seq
 	}
 	out := make([]MetadataRecord, 0, len(c.pendOrder))
-	for _, name := range c.pendOrder {
-		out = append(out, MetadataRecord{Group: name, Key: GroupMetadataKey(name), Value: c.pend[name]})
+	for _, k := range c.pendOrder {
+		out = append(out, c.pend[k].MetadataRecord)
 	}
-	c.pend = map[string][]byte{}
+	c.pend = map[string]pendRecord{}
 	c.pendOrder = nil
-	return out
+	return out, c.seq
 }
 
-// enqueue queues a record for a group (value nil: tombstone). Called with g.mu held.
-func (c *Coordinator) enqueue(name string, value []byte) {
+// Persisted reports that every record up to seq (see TakeMetadataSeq) has been written;
+// it wakes WaitPersisted callers.
+func (c *Coordinator) Persisted(seq uint64) {
 	c.pmu.Lock()
-	if _, ok := c.pend[name]; !ok {
-		c.pendOrder = append(c.pendOrder, name)
+	defer c.pmu.Unlock()
+	if seq <= c.durable {
+		return
 	}
-	c.pend[name] = value
+	c.durable = seq
+	close(c.durableCh)
+	c.durableCh = make(chan struct{})
+}
+
+// WaitPersisted waits until the records up to seq have been written (Persisted), or ctx
+// ends.
+func (c *Coordinator) WaitPersisted(ctx context.Context, seq uint64) error {
+	for {
+		c.pmu.Lock()
+		done, ch := c.durable >= seq, c.durableCh
+		c.pmu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// enqueue queues a record of group g under key (value nil: tombstone). Called with g.mu
+// held.
+func (c *Coordinator) enqueue(g *Group, key, value []byte) {
+	c.pmu.Lock()
+	k := string(key)
+	if _, ok := c.pend[k]; !ok {
+		c.pendOrder = append(c.pendOrder, k)
+	}
+	c.seq++
+	c.pend[k] = pendRecord{MetadataRecord{Group: g.name, Key: key, Value: value}, c.seq}
+	g.lastSeq = c.seq
 	c.pmu.Unlock()
 	select {
 	case c.pendCh <- struct{}{}:
@@ -73,7 +121,7 @@ func (c *Coordinator) enqueue(name string, value []byte) {
 // persist queues the group's current metadata. Called with g.mu held.
 func (c *Coordinator) persist(g *Group, now time.Time) {
 	g.persisted = true
-	c.enqueue(g.name, g.metadataValue(now))
+	c.enqueue(g, GroupMetadataKey(g.name), g.metadataValue(now))
 }
 
 // persistTombstone queues the deletion of a group's metadata if it had any. Called with
@@ -81,7 +129,7 @@ func (c *Coordinator) persist(g *Group, now time.Time) {
 func (c *Coordinator) persistTombstone(g *Group) {
 	if g.persisted {
 		g.persisted = false
-		c.enqueue(g.name, nil)
+		c.enqueue(g, GroupMetadataKey(g.name), nil)
 	}
 }
 

@@ -86,7 +86,7 @@ func TestMetadataRecordsRestoreStableGroup(t *testing.T) {
 	if err := c2.Heartbeat("g", a.Generation, a.MemberID, ""); err != nil {
 		t.Fatalf("heartbeat of a restored member: %v", err)
 	}
-	if err := c2.ValidateCommit("g", a.Generation, a.MemberID, ""); err != nil {
+	if _, err := c2.ValidateCommit("g", 9, a.Generation, a.MemberID, "", nil); err != nil {
 		t.Fatalf("commit of a restored member: %v", err)
 	}
 	// A follower rejoining with unchanged metadata keeps the generation.
