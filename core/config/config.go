@@ -42,8 +42,8 @@ package config
 
 import (
 	"math"
-	"strings"
 	"path/filepath"
+	"strings"
 )
 
 // Config is the broker configuration. Field tags are the keys in config.toml; the
@@ -111,15 +111,15 @@ type Config struct {
 	LogMessageTimestampAfterMaxMs      int64  `toml:"log.message.timestamp.after.max.ms"`
 
 	// Consumer groups and committed offsets.
-	OffsetsTopicNumPartitions        int32 `toml:"offsets.topic.num.partitions"`
-	OffsetsRetentionMinutes          int32 `toml:"offsets.retention.minutes"`
-	OffsetsRetentionCheckIntervalMs  int64 `toml:"offsets.retention.check.interval.ms"`
-	GroupInitialRebalanceDelayMs     int32 `toml:"group.initial.rebalance.delay.ms"`
-	GroupMinSessionTimeoutMs         int32 `toml:"group.min.session.timeout.ms"`
-	GroupMaxSessionTimeoutMs         int32 `toml:"group.max.session.timeout.ms"`
-	GroupMaxSize                     int32 `toml:"group.max.size"`
-	GroupConsumerSessionTimeoutMs    int32 `toml:"group.consumer.session.timeout.ms"`
-	GroupConsumerHeartbeatIntervalMs int32 `toml:"group.consumer.heartbeat.interval.ms"`
+	OffsetsTopicNumPartitions        int32  `toml:"offsets.topic.num.partitions"`
+	OffsetsRetentionMinutes          int32  `toml:"offsets.retention.minutes"`
+	OffsetsRetentionCheckIntervalMs  int64  `toml:"offsets.retention.check.interval.ms"`
+	GroupInitialRebalanceDelayMs     int32  `toml:"group.initial.rebalance.delay.ms"`
+	GroupMinSessionTimeoutMs         int32  `toml:"group.min.session.timeout.ms"`
+	GroupMaxSessionTimeoutMs         int32  `toml:"group.max.session.timeout.ms"`
+	GroupMaxSize                     int32  `toml:"group.max.size"`
+	GroupConsumerSessionTimeoutMs    int32  `toml:"group.consumer.session.timeout.ms"`
+	GroupConsumerHeartbeatIntervalMs int32  `toml:"group.consumer.heartbeat.interval.ms"`
 	GroupConsumerAssignors           string `toml:"group.consumer.assignors"`
 	GroupConsumerMaxSize             int32  `toml:"group.consumer.max.size"`
 
