@@ -504,7 +504,7 @@ func (c *Coordinator) expireConsumer(g *Group, now time.Time) {
 		switch {
 		case !now.Before(m.deadline):
 			c.removeConsumerMember(g, cg, m, "fenced: session timeout", now)
-		case m.state == MemberUnrevoked && !m.revokeBy.IsZero() && now.After(m.revokeBy):
+		case m.state == MemberUnrevoked && !m.revokeBy.IsZero() && !now.Before(m.revokeBy):
 			c.removeConsumerMember(g, cg, m, "fenced: partitions not revoked within the rebalance timeout", now)
 		}
 	}

@@ -346,7 +346,11 @@ func (c *Coordinator) LoadDone() {
 			g.state, g.protocolType, g.protocol, g.leader = Empty, "", "", ""
 			c.finishConsumerLoad(g, cg, now)
 		}
+		unused := g.cg == nil && g.state == Empty && g.generation == 0 && len(g.offsets) == 0 && len(g.members) == 0
 		g.mu.Unlock()
+		if unused {
+			c.drop(g, true) // only records of a deleted group were read
+		}
 	}
 }
 
