@@ -102,7 +102,9 @@ func TestConsumerRecordFormat(t *testing.T) {
 	}
 	// Keys: int16 type, then strings with int16 lengths (Kafka's non-flexible keys).
 	groupKey := "0003" + "0001" + hex.EncodeToString([]byte("g"))
-	memberKey := func(typ string) string { return typ + "0001" + hex.EncodeToString([]byte("g")) + "0001" + hex.EncodeToString([]byte("m")) }
+	memberKey := func(typ string) string {
+		return typ + "0001" + hex.EncodeToString([]byte("g")) + "0001" + hex.EncodeToString([]byte("m"))
+	}
 	for _, k := range []string{groupKey, memberKey("0005"), "0006" + "0001" + hex.EncodeToString([]byte("g")), memberKey("0007"), memberKey("0008")} {
 		if _, ok := byKey[k]; !ok {
 			t.Fatalf("no record with key %s among %d records", k, len(recs))
