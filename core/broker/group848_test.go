@@ -1,22 +1,224 @@
 package broker_test
 
 import (
+	"fmt"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamd/streamd/assignor"
 	"github.com/streamd/streamd/core/broker/brokertest"
 )
 
-func TestGroup848Smoke(t *testing.T) {
+// TestGroup848Members: kgo members of a KIP-848 group (kgo.ServerSideBalancer) join,
+// leave and crash. Partitions are spread evenly by the server ("uniform"), move when
+// members come and go, and a member killed with SIGKILL loses its partitions once its
+// session times out. Members commit what they processed when partitions are revoked, so
+// across the clean rebalances no record is lost or processed twice, and after the crash
+// only what the crashed member had not committed is processed again.
+func TestGroup848Members(t *testing.T) {
 	addr := brokertest.Start(t, brokertest.WithConfig(group848Config))
 	adm := newAdmin(t, addr)
-	createTopic(t, adm, "s848", 6, nil)
+	const topic, grp = "members848", "g-members848"
+	createTopic(t, adm, topic, 6, nil)
 	own := newOwnership()
-	a := start848(t, addr, "g848", "a", []string{"s848"}, own)
-	b := start848(t, addr, "g848", "b", []string{"s848"}, own)
-	g := layout848(t, adm, "g848", "s848", 2, 6, nil)
-	t.Logf("%+v", partitionsOf(g, "s848"))
-	vals := produceValues(t, addr, "s848", "v", 60, 6)
+	var vals []string
+	produce := func(prefix string) { vals = append(vals, produceValues(t, addr, topic, prefix, 30, 6)...) }
+	sizes := func(want ...int) func(kadm.DescribedConsumerGroup) error {
+		return func(g kadm.DescribedConsumerGroup) error {
+			var got []int
+			for _, ps := range partitionsOf(g, topic) {
+				got = append(got, len(ps))
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, want) || g.AssignorName != "uniform" {
+				return fmt.Errorf("partitions per member %v by %q, want %v by uniform", got, g.AssignorName, want)
+			}
+			return nil
+		}
+	}
+
+	a := start848(t, addr, grp, "a", []string{topic}, own)
+	b := start848(t, addr, grp, "b", []string{topic}, own)
+	layout848(t, adm, grp, topic, 2, 6, sizes(3, 3))
+	produce("first")
 	waitProcessed(t, vals, a, b)
+
+	c := start848(t, addr, grp, "c", []string{topic}, own)
+	layout848(t, adm, grp, topic, 3, 6, sizes(2, 2, 2))
+	produce("second")
+	waitProcessed(t, vals, a, b, c)
+
+	c.close() // commits on revoke, then leaves
+	layout848(t, adm, grp, topic, 2, 6, sizes(3, 3))
+	produce("third")
+	waitProcessed(t, vals, a, b, c)
+	exactlyOnce(t, vals, a, b, c)
 	own.check(t)
-	exactlyOnce(t, vals, a, b)
+
+	// A member in another process takes partitions, processes records, and is killed.
+	child := startChildConsumer(t, addr, grp, topic)
+	layout848(t, adm, grp, topic, 3, 6, sizes(2, 2, 2))
+	produce("fourth")
+	deadline := time.Now().Add(20 * time.Second)
+	for len(child.seenCopy()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the child member processed nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	child.kill()
+	killed := time.Now()
+	layout848(t, adm, grp, topic, 2, 6, sizes(3, 3))
+	moved := time.Since(killed)
+	t.Logf("partitions of the killed member moved after %v (session timeout 3s)", moved)
+	if moved > 15*time.Second {
+		t.Errorf("partitions of the killed member moved after %v; the session timeout is 3s", moved)
+	}
+	produce("fifth")
+	childSeen := child.seenCopy()
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		missing := 0
+		for _, v := range vals {
+			if a.seenCopy()[v]+b.seenCopy()[v]+c.seenCopy()[v]+childSeen[v] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d records lost after the crash", missing, len(vals))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The survivors never process a record twice; only records the child processed (and
+	// possibly did not commit) are processed again.
+	exactlyOnce(t, vals, a, b, c)
+	own.check(t)
+}
+
+// TestGroup848AssignorSwitchUnderLoad: while records are produced continuously and three
+// members consume, group.assignor is switched between the server assignors (range,
+// uniform, and roundrobin through the same seam). Each switch gives a new target
+// assignment, reconciled incrementally: the clients never see a partition owned twice,
+// ConsumerGroupDescribe names the strategy that produced the assignment, and every record
+// is processed exactly once.
+func TestGroup848AssignorSwitchUnderLoad(t *testing.T) {
+	addr := brokertest.Start(t, brokertest.WithConfig(group848Config))
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	const topic, grp = "switch848", "g-switch848"
+	const parts = 8
+	createTopic(t, adm, topic, parts, nil)
+	own := newOwnership()
+
+	// A producer writes one record every few milliseconds until stopped.
+	var (
+		pmu      sync.Mutex
+		produced []string
+		stop     atomic.Bool
+		pwg      sync.WaitGroup
+	)
+	pcl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	pwg.Add(1)
+	go func() {
+		defer pwg.Done()
+		for i := 0; !stop.Load(); i++ {
+			v := fmt.Sprintf("load-%d", i)
+			r := &kgo.Record{Topic: topic, Value: []byte(v), Partition: int32(i % parts)}
+			if err := pcl.ProduceSync(ctxT(t, 10*time.Second), r).FirstErr(); err != nil {
+				t.Errorf("produce: %v", err)
+				return
+			}
+			pmu.Lock()
+			produced = append(produced, v)
+			pmu.Unlock()
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
+	ms := []*consumer848{
+		start848(t, addr, grp, "a", []string{topic}, own),
+		start848(t, addr, grp, "b", []string{topic}, own),
+		start848(t, addr, grp, "c", []string{topic}, own),
+	}
+	byStrategy := func(name string) func(kadm.DescribedConsumerGroup) error {
+		return func(g kadm.DescribedConsumerGroup) error {
+			if g.AssignorName != name {
+				return fmt.Errorf("assignor %q, want %q", g.AssignorName, name)
+			}
+			spec := assignor.GroupSpec{Partitions: map[string]int32{topic: parts}}
+			for _, m := range g.Members {
+				spec.Members = append(spec.Members, assignor.Member{ID: m.MemberID, Topics: []string{topic}})
+			}
+			strat, _ := assignor.ByName(name)
+			want, err := strat.Assign(spec)
+			if err != nil {
+				return err
+			}
+			got := partitionsOf(g, topic)
+			if name == "uniform" { // sticky: any balanced layout
+				var n []int
+				for _, ps := range got {
+					n = append(n, len(ps))
+				}
+				slices.Sort(n)
+				if !slices.Equal(n, []int{2, 3, 3}) {
+					return fmt.Errorf("uniform layout %v", got)
+				}
+				return nil
+			}
+			for id, tps := range want {
+				var ps []int32
+				for _, tp := range tps {
+					ps = append(ps, tp.Partition)
+				}
+				if !slices.Equal(ps, got[id]) {
+					return fmt.Errorf("layout %v, want %s's %v", got, name, want)
+				}
+			}
+			return nil
+		}
+	}
+	layout848(t, adm, grp, topic, 3, parts, byStrategy("uniform"))
+	for _, name := range []string{"range", "uniform", "roundrobin", "range", ""} {
+		if err := alterGroupAssignor(t, cl, grp, name); err != nil {
+			t.Fatalf("set group.assignor %q: %v", name, err)
+		}
+		want := name
+		if name == "" {
+			want = "uniform" // unset: the members' choice again
+		}
+		layout848(t, adm, grp, topic, 3, parts, byStrategy(want))
+		own.check(t)
+	}
+	stop.Store(true)
+	pwg.Wait()
+	pmu.Lock()
+	vals := slices.Clone(produced)
+	pmu.Unlock()
+	if len(vals) < 100 {
+		t.Fatalf("only %d records produced during the switches", len(vals))
+	}
+	waitProcessed(t, vals, ms...)
+	for _, m := range ms {
+		m.close()
+	}
+	exactlyOnce(t, vals, ms...)
+	own.check(t)
+	var errs []string
+	for _, m := range ms {
+		m.mu.Lock()
+		errs = append(errs, m.errs...)
+		m.mu.Unlock()
+	}
+	sort.Strings(errs)
+	t.Logf("%d records produced while switching; commit errors: %v", len(vals), errs)
 }
