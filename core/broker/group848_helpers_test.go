@@ -91,6 +91,7 @@ type consumer848 struct {
 	mu   sync.Mutex
 	seen map[string]int // value → times processed
 	errs []string       // commit errors
+	asg  int            // OnPartitionsAssigned calls
 	done chan struct{}
 }
 
@@ -112,6 +113,9 @@ func start848(t *testing.T, addr, grp, name string, topics []string, own *owners
 		kgo.FetchMaxWait(200 * time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
 		kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+			m.mu.Lock()
+			m.asg++
+			m.mu.Unlock()
 			if own != nil {
 				own.assigned(name, a)
 			}
@@ -162,6 +166,12 @@ func (m *consumer848) close() {
 	}
 	m.cl.Close()
 	<-m.done
+}
+
+func (m *consumer848) assignedCalls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.asg
 }
 
 func (m *consumer848) seenCopy() map[string]int {
