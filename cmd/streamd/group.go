@@ -19,7 +19,7 @@ func newGroupCmd(g *globals) *cobra.Command {
 
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List groups: name, state, protocol type",
+		Short: "List groups: name, state, protocol type, kind (classic, or consumer for KIP-848)",
 		Args:  args(0, 0),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			e, err := env(cmd)

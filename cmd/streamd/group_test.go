@@ -24,8 +24,8 @@ func TestGroupCommands(t *testing.T) {
 	// A group member prints (and commits) two records, then leaves: the group is Empty.
 	ok(t, "", b, "consume", "gt", "--from-beginning", "-n", "2", "-g", "cg")
 
-	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg"); strings.Join(r, " ") != "cg Empty consumer" {
-		t.Fatalf("group list row %v, want [cg Empty consumer]", r)
+	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg"); strings.Join(r, " ") != "cg Empty consumer classic" {
+		t.Fatalf("group list row %v, want [cg Empty consumer classic]", r)
 	}
 	desc := ok(t, "", b, "group", "describe", "cg").stdout
 	if descField(desc, "State:") != "Empty" || descField(desc, "Assignor:") != "-" {
@@ -96,4 +96,64 @@ func TestGroupCommands(t *testing.T) {
 		t.Fatalf("delete printed %q", r.stdout)
 	}
 	fails(t, "GROUP_ID_NOT_FOUND", "", b, "group", "describe", "cg")
+}
+
+// TestGroupCommandsConsumerProtocol: the group commands on a KIP-848 consumer group.
+func TestGroupCommandsConsumerProtocol(t *testing.T) {
+	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
+		c.OffsetsTopicNumPartitions = 3
+		c.GroupConsumerHeartbeatIntervalMs = 100
+	}))
+	b := "--brokers=" + addr
+	ok(t, "", b, "topic", "create", "gt848", "-p", "2")
+	ok(t, "a\nb\nc\nd\n", b, "produce", "gt848")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumerGroup("cg848"), kgo.ConsumeTopics("gt848"),
+		kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.ClientID("cli-848"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	waitDescribe := func(what string, done func(desc string) bool) string {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			cl.PollFetches(ctx)
+			cancel()
+			desc := ok(t, "", b, "group", "describe", "cg848").stdout
+			if done(desc) {
+				return desc
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never happened:\n%s", what, desc)
+			}
+		}
+	}
+	desc := waitDescribe("a stable group with one member", func(desc string) bool {
+		return descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1
+	})
+	m := table(t, desc, "MEMBER")[0]
+	if descField(desc, "Protocol:") != "consumer (KIP-848)" || descField(desc, "Assignor:") != "uniform" ||
+		descField(desc, "Configured:") != "-" || m[1] != "cli-848" || m[5] != "gt848:0,1" || m[6] != "gt848:0,1" {
+		t.Fatalf("describe of a consumer group wrong:\n%s", desc)
+	}
+	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg848"); strings.Join(r, " ") != "cg848 Stable consumer consumer" {
+		t.Fatalf("group list row %v", r)
+	}
+	ok(t, "", b, "group", "set-assignor", "cg848", "range")
+	desc = waitDescribe("the range assignor", func(desc string) bool {
+		return descField(desc, "Assignor:") == "range" && descField(desc, "State:") == "Stable"
+	})
+	if descField(desc, "Configured:") != "range" {
+		t.Fatalf("describe after set-assignor:\n%s", desc)
+	}
+	fails(t, "offsets can only be reset while it is inactive", "", b, "group", "reset-offsets", "cg848", "--topic", "gt848", "--to-earliest")
+	fails(t, "NON_EMPTY_GROUP", "", b, "group", "delete", "cg848")
+	cl.Close()
+	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg848"); r[1] != "Empty" {
+		t.Fatalf("group list row after the member left %v", r)
+	}
+	ok(t, "", b, "group", "reset-offsets", "cg848", "--topic", "gt848", "--to-earliest")
+	ok(t, "", b, "group", "delete", "cg848")
 }

@@ -2,12 +2,9 @@ package cli
 
 // Consumer group administration ("streamd group ..."). Output formats:
 //
-// "group list" prints a table GROUP, STATE, TYPE sorted by name.
-// "group describe" prints Group:, State:, Protocol: (type/name), Assignor: (the group's
-// group.assignor, "-" when the leader member assigns) lines, a member table (MEMBER,
-// CLIENT-ID, HOST, INSTANCE-ID, ASSIGNMENT as topic:p,p;topic:p) and an offsets table
-// (TOPIC, PARTITION, MEMBER, COMMITTED, END, LAG; "-" for no member, no committed
-// offset or unknown lag) covering every assigned or committed partition.
+// "group list" prints a table GROUP, STATE, TYPE (protocol type), KIND (classic, or
+// consumer for KIP-848 groups) sorted by name.
+// "group describe": see group_describe.go.
 // "group reset-offsets" prints a table TOPIC, PARTITION, OFFSET of the new offsets.
 
 import (
@@ -15,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,18 +23,22 @@ import (
 
 const groupAssignorConfig = "group.assignor"
 
-// ListGroups prints every group with its state and protocol type.
+// ListGroups prints every group with its state, protocol type and kind.
 func ListGroups(ctx context.Context, env Env) error {
-	return env.admin(ctx, func(ctx context.Context, adm *kadm.Client) error {
-		groups, err := adm.ListGroups(ctx)
+	return env.clients(ctx, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+		resp, err := kmsg.NewPtrListGroupsRequest().RequestWith(ctx, cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
 		if err != nil {
 			return fmt.Errorf("list groups: %v", err)
 		}
+		groups := resp.Groups
+		sort.Slice(groups, func(i, j int) bool { return groups[i].Group < groups[j].Group })
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "GROUP\tSTATE\tTYPE")
-		for _, name := range groups.Groups() {
-			g := groups[name]
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", name, dash(g.State), dash(g.ProtocolType))
+		fmt.Fprintln(tw, "GROUP\tSTATE\tTYPE\tKIND")
+		for _, g := range groups {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", g.Group, dash(g.GroupState), dash(g.ProtocolType), dash(g.GroupType))
 		}
 		return tw.Flush()
 	})
@@ -118,115 +117,6 @@ func groupAssignor(ctx context.Context, cl *kgo.Client, name string) (string, er
 	return "", nil
 }
 
-// DescribeGroup prints a group's state, protocol, assignor, members and, per partition,
-// the committed offset, end offset and lag.
-func DescribeGroup(ctx context.Context, env Env, name string) error {
-	return env.clients(ctx, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
-		dg, err := adm.DescribeGroups(ctx, name)
-		if err != nil {
-			return fmt.Errorf("describe group %q: %v", name, err)
-		}
-		g, ok := dg[name]
-		if !ok {
-			return fmt.Errorf("describe group %q: no answer for the group", name)
-		}
-		if g.Err != nil {
-			return fmt.Errorf("describe group %q: %v", name, g.Err)
-		}
-		if g.State == "Dead" {
-			return fmt.Errorf("group %q: %v", name, kerr.GroupIDNotFound)
-		}
-		committed, err := adm.FetchOffsets(ctx, name)
-		if err == nil {
-			err = committed.Error()
-		}
-		if err != nil {
-			return fmt.Errorf("group %q: fetch committed offsets: %v", name, err)
-		}
-		strategy, err := groupAssignor(ctx, cl, name)
-		if err != nil {
-			return fmt.Errorf("group %q: describe configs: %v", name, err)
-		}
-
-		type tp struct {
-			topic string
-			part  int32
-		}
-		owner := map[tp]string{}
-		rows := map[tp]bool{}
-		topics := map[string]bool{}
-		var members [][]string
-		for _, m := range g.Members {
-			var parts []string
-			if c, ok := m.Assigned.AsConsumer(); ok {
-				for _, at := range c.Topics {
-					ps := make([]string, len(at.Partitions))
-					for i, p := range at.Partitions {
-						ps[i] = strconv.Itoa(int(p))
-						owner[tp{at.Topic, p}] = m.MemberID
-						rows[tp{at.Topic, p}] = true
-					}
-					topics[at.Topic] = true
-					parts = append(parts, at.Topic+":"+strings.Join(ps, ","))
-				}
-			}
-			members = append(members, []string{m.MemberID, dash(m.ClientID), dash(m.ClientHost), dash(derefStr(m.InstanceID)), dash(strings.Join(parts, ";"))})
-		}
-		committed.Each(func(o kadm.OffsetResponse) {
-			rows[tp{o.Topic, o.Partition}] = true
-			topics[o.Topic] = true
-		})
-		ends := kadm.ListedOffsets{}
-		if len(topics) > 0 {
-			names := make([]string, 0, len(topics))
-			for t := range topics {
-				names = append(names, t)
-			}
-			if ends, err = adm.ListEndOffsets(ctx, names...); err != nil {
-				return fmt.Errorf("group %q: list end offsets: %v", name, err)
-			}
-		}
-
-		w := env.Stdout
-		fmt.Fprintf(w, "Group:     %s\n", name)
-		fmt.Fprintf(w, "State:     %s\n", g.State)
-		fmt.Fprintf(w, "Protocol:  %s/%s\n", dash(g.ProtocolType), dash(g.Protocol))
-		fmt.Fprintf(w, "Assignor:  %s\n\n", dash(strategy))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "MEMBER\tCLIENT-ID\tHOST\tINSTANCE-ID\tASSIGNMENT")
-		for _, m := range members {
-			fmt.Fprintln(tw, strings.Join(m, "\t"))
-		}
-		fmt.Fprintln(tw)
-		fmt.Fprintln(tw, "TOPIC\tPARTITION\tMEMBER\tCOMMITTED\tEND\tLAG")
-		keys := make([]tp, 0, len(rows))
-		for k := range rows {
-			keys = append(keys, k)
-		}
-		sort.Slice(keys, func(i, j int) bool {
-			return keys[i].topic < keys[j].topic || keys[i].topic == keys[j].topic && keys[i].part < keys[j].part
-		})
-		for _, k := range keys {
-			com, end, lag := "-", "-", "-"
-			c, hasC := committed.Lookup(k.topic, k.part)
-			hasC = hasC && c.Err == nil && c.At >= 0
-			if hasC {
-				com = strconv.FormatInt(c.At, 10)
-			}
-			e, hasE := ends.Lookup(k.topic, k.part)
-			hasE = hasE && e.Err == nil
-			if hasE {
-				end = strconv.FormatInt(e.Offset, 10)
-			}
-			if hasC && hasE {
-				lag = strconv.FormatInt(max(e.Offset-c.At, 0), 10)
-			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\n", k.topic, k.part, dash(owner[k]), com, end, lag)
-		}
-		return tw.Flush()
-	})
-}
-
 // ResetTo says where ResetOffsets moves a group's offsets; exactly one field is set.
 type ResetTo struct {
 	Earliest, Latest bool
@@ -262,12 +152,12 @@ func ResetOffsets(ctx context.Context, env Env, name, topic string, to ResetTo) 
 		millis = ts.UnixMilli()
 	}
 	return env.admin(ctx, func(ctx context.Context, adm *kadm.Client) error {
-		dg, err := adm.DescribeGroups(ctx, name)
+		lg, err := adm.ListGroups(ctx) // classic and KIP-848 groups
 		if err != nil {
 			return fmt.Errorf("reset offsets of group %q: %v", name, err)
 		}
-		if g, ok := dg[name]; ok && g.Err == nil && g.State != "Empty" && g.State != "Dead" {
-			return fmt.Errorf("group %q is %s with %d members: offsets can only be reset while it is inactive (stop its consumers first)", name, g.State, len(g.Members))
+		if g, ok := lg[name]; ok && g.State != "Empty" && g.State != "Dead" {
+			return fmt.Errorf("group %q is %s: offsets can only be reset while it is inactive (stop its consumers first)", name, g.State)
 		}
 		starts, err := adm.ListStartOffsets(ctx, topic)
 		if err == nil {
