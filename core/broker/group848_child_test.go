@@ -16,18 +16,24 @@ import (
 )
 
 // childEnv makes the test binary run as a kgo group member (runChildConsumer) instead of
-// running tests: "addr,group,topic". A test starts it with startChildConsumer and kills it
-// with SIGKILL, a real crash: no LeaveGroup, no commit of what it processed last.
+// running tests: "addr,group,topic,balancer" (balancer "848" is kgo.ServerSideBalancer,
+// else a classic balancer with a 2s session timeout). A test starts it with
+// startChildConsumer and kills it with SIGKILL, a real crash: no LeaveGroup, no commit of
+// what it processed last.
 const childEnv = "STREAMD_TEST_CHILD_CONSUMER"
 
-// runChildConsumer joins the group with kgo.ServerSideBalancer and prints "assigned" on
-// every assignment and "v VALUE" for every record it processed, committing after each
-// poll.
+// runChildConsumer joins the group and prints "assigned" on every assignment and
+// "v VALUE" for every record it processed, committing after each poll.
 func runChildConsumer() int {
 	parts := strings.Split(os.Getenv(childEnv), ",")
-	if len(parts) != 3 {
-		fmt.Fprintln(os.Stderr, "child consumer: want addr,group,topic")
+	if len(parts) != 4 {
+		fmt.Fprintln(os.Stderr, "child consumer: want addr,group,topic,balancer")
 		return 2
+	}
+	group := []kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer())}
+	if parts[3] != "848" {
+		group = []kgo.Opt{kgo.Balancers(balancerByName(parts[3])), kgo.SessionTimeout(2 * time.Second),
+			kgo.HeartbeatInterval(100 * time.Millisecond)}
 	}
 	out := bufio.NewWriter(os.Stdout)
 	var mu sync.Mutex
@@ -37,11 +43,10 @@ func runChildConsumer() int {
 		out.Flush()
 		mu.Unlock()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(parts[0]), kgo.ConsumerGroup(parts[1]), kgo.ConsumeTopics(parts[2]),
-		kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()),
+	cl, err := kgo.NewClient(append(group, kgo.SeedBrokers(parts[0]), kgo.ConsumerGroup(parts[1]), kgo.ConsumeTopics(parts[2]),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
 		kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { say("assigned") }))
+		kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { say("assigned") }))...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -64,10 +69,23 @@ type childConsumer struct {
 	done     chan struct{}
 }
 
-func startChildConsumer(t *testing.T, addr, grp, topic string) *childConsumer {
+// balancerByName returns the kgo classic balancer with the given protocol name.
+func balancerByName(name string) kgo.GroupBalancer {
+	switch name {
+	case "roundrobin":
+		return kgo.RoundRobinBalancer()
+	case "sticky":
+		return kgo.StickyBalancer()
+	case "cooperative-sticky":
+		return kgo.CooperativeStickyBalancer()
+	}
+	return kgo.RangeBalancer()
+}
+
+func startChildConsumer(t *testing.T, addr, grp, topic, balancer string) *childConsumer {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+addr+","+grp+","+topic)
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{addr, grp, topic, balancer}, ","))
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -103,6 +121,12 @@ func (c *childConsumer) kill() {
 	_ = c.cmd.Process.Signal(syscall.SIGKILL)
 	<-c.done
 	_ = c.cmd.Wait()
+}
+
+func (c *childConsumer) assignedCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.assigned
 }
 
 func (c *childConsumer) seenCopy() map[string]int {

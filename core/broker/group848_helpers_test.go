@@ -82,9 +82,10 @@ func (o *ownership) check(t *testing.T) {
 	}
 }
 
-// consumer848 is a kgo member of a KIP-848 group (kgo.ServerSideBalancer) that processes
-// every polled record before it allows a rebalance and commits what it processed when
-// partitions are revoked: across rebalances no record is lost or processed twice.
+// consumer848 is a kgo group member (of a KIP-848 group with start848, kgo's
+// ServerSideBalancer; of a classic group with startClassic) that processes every polled
+// record before it allows a rebalance and commits what it processed when partitions are
+// revoked: across rebalances no record is lost or processed twice.
 type consumer848 struct {
 	name string
 	cl   *kgo.Client
@@ -97,6 +98,19 @@ type consumer848 struct {
 
 func start848(t *testing.T, addr, grp, name string, topics []string, own *ownership, opts ...kgo.Opt) *consumer848 {
 	t.Helper()
+	return startCommitting(t, addr, grp, name, topics, own,
+		append([]kgo.Opt{kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer())}, opts...)...)
+}
+
+// startClassic is start848 for a classic group member with the given balancer.
+func startClassic(t *testing.T, addr, grp, name string, topics []string, own *ownership, bal kgo.GroupBalancer, opts ...kgo.Opt) *consumer848 {
+	t.Helper()
+	return startCommitting(t, addr, grp, name, topics, own,
+		append([]kgo.Opt{kgo.Balancers(bal), kgo.SessionTimeout(3 * time.Second), kgo.HeartbeatInterval(100 * time.Millisecond)}, opts...)...)
+}
+
+func startCommitting(t *testing.T, addr, grp, name string, topics []string, own *ownership, opts ...kgo.Opt) *consumer848 {
+	t.Helper()
 	m := &consumer848{name: name, seen: map[string]int{}, done: make(chan struct{})}
 	commit := func(ctx context.Context, cl *kgo.Client) {
 		if err := cl.CommitUncommittedOffsets(ctx); err != nil {
@@ -107,7 +121,6 @@ func start848(t *testing.T, addr, grp, name string, topics []string, own *owners
 	}
 	base := []kgo.Opt{
 		kgo.SeedBrokers(addr), kgo.ConsumerGroup(grp), kgo.ConsumeTopics(topics...),
-		kgo.ServerSideBalancer(), kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(), kgo.BlockRebalanceOnPoll(),
 		kgo.FetchMaxWait(200 * time.Millisecond),

@@ -63,7 +63,7 @@ func TestGroup848Members(t *testing.T) {
 	own.check(t)
 
 	// A member in another process takes partitions, processes records, and is killed.
-	child := startChildConsumer(t, addr, grp, topic)
+	child := startChildConsumer(t, addr, grp, topic, "848")
 	layout848(t, adm, grp, topic, 3, 6, sizes(2, 2, 2))
 	produce("fourth")
 	deadline := time.Now().Add(20 * time.Second)
