@@ -35,17 +35,22 @@ type rdConsumer struct {
 	done chan struct{}
 }
 
-func startRd(t *testing.T, addr, grp, topic string) *rdConsumer {
+func startRd(t *testing.T, addr, grp, topic, protocol string) *rdConsumer {
 	t.Helper()
-	c, err := kafka.NewConsumer(&kafka.ConfigMap{
+	cfg := kafka.ConfigMap{
 		"bootstrap.servers":       addr,
 		"group.id":                grp,
-		"group.protocol":          "consumer",
+		"group.protocol":          protocol,
 		"auto.offset.reset":       "earliest",
 		"enable.auto.commit":      true,
 		"auto.commit.interval.ms": 100,
 		"log_level":               3,
-	})
+	}
+	if protocol == "classic" {
+		cfg["session.timeout.ms"] = 3000
+		cfg["heartbeat.interval.ms"] = 100
+	}
+	c, err := kafka.NewConsumer(&cfg)
 	if err != nil {
 		t.Fatalf("librdkafka consumer: %v", err)
 	}
@@ -139,51 +144,95 @@ func waitConsumed(t *testing.T, vals []string, rs ...*rdConsumer) {
 	}
 }
 
-// waitLayout waits until the consumer group is Stable with n members whose assignments
-// cover parts partitions of topic, each member owning sizes[i] of them.
-func waitLayout(t *testing.T, adm *kadm.Client, grp, topic string, parts int, sizes ...int) {
+// member is one group member as described by ConsumerGroupDescribe (consumer protocol)
+// or DescribeGroups (classic).
+type member struct {
+	clientID string
+	parts    []int32
+}
+
+func describe(t *testing.T, adm *kadm.Client, grp, topic, protocol string) (state string, ms []member, err error) {
+	if protocol == "consumer" {
+		d, err := adm.DescribeConsumerGroups(ctxT(t, 5*time.Second), grp)
+		if err != nil {
+			return "", nil, err
+		}
+		g := d[grp]
+		for _, m := range g.Members {
+			var ps []int32
+			for p := range m.Assignment[topic] {
+				ps = append(ps, p)
+			}
+			ms = append(ms, member{m.ClientID, ps})
+		}
+		return g.State, ms, g.Err
+	}
+	d, err := adm.DescribeGroups(ctxT(t, 5*time.Second), grp)
+	if err != nil {
+		return "", nil, err
+	}
+	g := d[grp]
+	for _, m := range g.Members {
+		var ps []int32
+		if c, ok := m.Assigned.AsConsumer(); ok {
+			for _, at := range c.Topics {
+				if at.Topic == topic {
+					ps = append(ps, at.Partitions...)
+				}
+			}
+		}
+		ms = append(ms, member{m.ClientID, ps})
+	}
+	return g.State, ms, g.Err
+}
+
+// waitLayout waits until the group is Stable with members whose assignments cover parts
+// partitions of topic, each member owning sizes[i] of them.
+func waitLayout(t *testing.T, adm *kadm.Client, grp, topic, protocol string, parts int, sizes ...int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	last := ""
 	for time.Now().Before(deadline) {
-		d, err := adm.DescribeConsumerGroups(ctxT(t, 5*time.Second), grp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := d[grp]
+		state, ms, err := describe(t, adm, grp, topic, protocol)
 		var got []int
 		owned := map[int32]int{}
-		for _, m := range g.Members {
-			got = append(got, len(m.Assignment[topic]))
-			for p := range m.Assignment[topic] {
+		for _, m := range ms {
+			got = append(got, len(m.parts))
+			for _, p := range m.parts {
 				owned[p]++
 			}
 		}
 		slices.Sort(got)
-		ok := g.Err == nil && g.State == "Stable" && slices.Equal(got, sizes) && len(owned) == parts
+		ok := err == nil && state == "Stable" && slices.Equal(got, sizes) && len(owned) == parts
 		for _, c := range owned {
 			ok = ok && c == 1
 		}
 		if ok {
-			for _, m := range g.Members {
-				if !strings.HasPrefix(m.ClientID, "rdkafka") {
-					t.Errorf("member client id %q, want librdkafka's", m.ClientID)
+			for _, m := range ms {
+				if !strings.HasPrefix(m.clientID, "rdkafka") {
+					t.Errorf("member client id %q, want librdkafka's", m.clientID)
 				}
 			}
 			return
 		}
-		last = fmt.Sprintf("err %v state %s sizes %v", g.Err, g.State, got)
+		last = fmt.Sprintf("err %v state %s sizes %v", err, state, got)
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("group %s never reached %v: %s", grp, sizes, last)
 }
 
-// TestConsumerProtocol: librdkafka consumers with group.protocol=consumer (KIP-848)
-// share a topic through streamd's server-side assignment, hand partitions over when a
-// member joins and leaves, and commit offsets the group keeps.
-func TestConsumerProtocol(t *testing.T) {
+// TestGroupProtocols: librdkafka consumers with group.protocol=consumer (KIP-848: the
+// assignment is computed by streamd) and group.protocol=classic share a topic, hand
+// partitions over when a member joins and leaves, and commit offsets the group keeps.
+func TestGroupProtocols(t *testing.T) {
 	n, ver := kafka.LibraryVersion()
 	t.Logf("librdkafka %s (%#x)", ver, n)
+	for _, protocol := range []string{"consumer", "classic"} {
+		t.Run(protocol, func(t *testing.T) { testProtocol(t, protocol) })
+	}
+}
+
+func testProtocol(t *testing.T, protocol string) {
 	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
 		c.GroupInitialRebalanceDelayMs = 100
 		c.GroupMinSessionTimeoutMs = 100
@@ -197,23 +246,23 @@ func TestConsumerProtocol(t *testing.T) {
 	}
 	t.Cleanup(cl.Close)
 	adm := kadm.NewClient(cl)
-	const topic, grp = "rdk848", "rdk848-group"
+	topic, grp := "rdk-"+protocol, "rdk-group-"+protocol
 	if r, err := adm.CreateTopic(ctxT(t, 10*time.Second), 4, 1, nil, topic); err != nil || r.Err != nil {
 		t.Fatalf("create topic: %v %v", err, r.Err)
 	}
 	vals := produce(t, cl, topic, "first", 20, 4)
 
-	c1 := startRd(t, addr, grp, topic)
-	waitLayout(t, adm, grp, topic, 4, 4)
+	c1 := startRd(t, addr, grp, topic, protocol)
+	waitLayout(t, adm, grp, topic, protocol, 4, 4)
 	waitConsumed(t, vals, c1)
 
-	c2 := startRd(t, addr, grp, topic)
-	waitLayout(t, adm, grp, topic, 4, 2, 2)
+	c2 := startRd(t, addr, grp, topic, protocol)
+	waitLayout(t, adm, grp, topic, protocol, 4, 2, 2)
 	vals = append(vals, produce(t, cl, topic, "second", 20, 4)...)
 	waitConsumed(t, vals, c1, c2)
 
 	c2.close()
-	waitLayout(t, adm, grp, topic, 4, 4)
+	waitLayout(t, adm, grp, topic, protocol, 4, 4)
 	vals = append(vals, produce(t, cl, topic, "third", 20, 4)...)
 	waitConsumed(t, vals, c1, c2)
 	c1.close()
