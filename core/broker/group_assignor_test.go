@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamd/streamd/assignor"
 	"github.com/streamd/streamd/core/broker/brokertest"
+	"github.com/streamd/streamd/core/config"
 )
 
 // alterGroupAssignor sets (or with name == "" deletes) group.assignor through
@@ -291,4 +292,45 @@ func TestGroupAssignorCooperative(t *testing.T) {
 		vals = append(vals, produceValues(t, addr, tp, tp+"-2", 6, 3)...)
 	}
 	waitConsumed(t, vals, m1, m2)
+}
+
+// TestGroupAssignorBrokerDefault: the broker's group.assignor (config.toml) is the
+// strategy of every group without its own setting, classic and KIP-848 alike, and is
+// shown by DescribeConfigs as a static broker config; a group's own setting wins.
+func TestGroupAssignorBrokerDefault(t *testing.T) {
+	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
+		group848Config(c)
+		c.GroupAssignor = "range"
+	}))
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	topics := []string{"gd-a", "gd-b"}
+	for _, tp := range topics {
+		createTopic(t, adm, tp, 3, nil)
+	}
+	if v, src := describeGroupAssignor(t, cl, "gd"); v == nil || *v != "range" || src != kmsg.ConfigSourceStaticBrokerConfig {
+		t.Fatalf("group.assignor of a group without its own: %v (source %v), want range from the broker", v, src)
+	}
+	partitions := map[string]int32{"gd-a": 3, "gd-b": 3}
+	// Classic members speaking roundrobin get the broker's range layout (4 + 2).
+	startMulti(t, addr, "gd", topics, kgo.RoundRobinBalancer())
+	startMulti(t, addr, "gd", topics, kgo.RoundRobinBalancer())
+	groupLayout(t, adm, "gd", topics, 3, 2, matches("range", partitions))
+	// KIP-848 members asking for uniform get range too.
+	start848(t, addr, "gd848", "a", []string{"gd-a"}, nil)
+	start848(t, addr, "gd848", "b", []string{"gd-a"}, nil)
+	layout848(t, adm, "gd848", "gd-a", 2, 3, func(g kadm.DescribedConsumerGroup) error {
+		if g.AssignorName != "range" {
+			return fmt.Errorf("assignor %q, want the broker's range", g.AssignorName)
+		}
+		return nil
+	})
+	// The group's own setting wins over the broker's.
+	if err := alterGroupAssignor(t, cl, "gd", "roundrobin"); err != nil {
+		t.Fatal(err)
+	}
+	groupLayout(t, adm, "gd", topics, 3, 2, matches("roundrobin", partitions))
+	if v, src := describeGroupAssignor(t, cl, "gd"); v == nil || *v != "roundrobin" || src != kmsg.ConfigSourceGroupConfig {
+		t.Fatalf("group.assignor after set: %v (source %v)", v, src)
+	}
 }

@@ -5,7 +5,8 @@ package broker
 // uniform; unset = the leader member assigns, Kafka's classic behaviour). Set through
 // IncrementalAlterConfigs (SET, DELETE) or AlterConfigs (the given set replaces the
 // group's configs), read through DescribeConfigs (source GROUP_CONFIG when set,
-// DEFAULT_CONFIG with a null value when not). Settings are persisted in
+// DEFAULT_CONFIG with a null value when not, STATIC_BROKER_CONFIG with the broker's
+// group.assignor from config.toml when that is set). Settings are persisted in
 // <log.dirs>/group-configs.json, a JSON object {"group": "strategy", ...} rewritten
 // atomically (temp file + rename) on every change and read at start. Semantics of the
 // assignment itself: core/group/assign.go.
@@ -173,11 +174,14 @@ func (b *Broker) describeGroupConfigs(name string, names []string, docs bool) []
 	c.Source = kmsg.ConfigSourceDefaultConfig
 	c.IsDefault = true
 	c.ConfigType = kmsg.ConfigTypeString
+	if d := b.groups.DefaultAssignor(); d != "" {
+		c.Value, c.Source = &d, kmsg.ConfigSourceStaticBrokerConfig // the broker's group.assignor
+	}
 	if a := b.groups.Assignor(name); a != "" {
 		c.Value, c.Source, c.IsDefault = &a, kmsg.ConfigSourceGroupConfig, false
 	}
 	if docs {
-		c.Documentation = ptrStr("Broker-owned partition assignment strategy of the group: range, roundrobin, sticky, cooperative-sticky or uniform; unset: the group leader assigns.")
+		c.Documentation = ptrStr("Broker-owned partition assignment strategy of the group: range, roundrobin, sticky, cooperative-sticky, uniform or wasm:NAME; unset: the broker's group.assignor, else the group leader assigns (KIP-848 members choose).")
 	}
 	return []kmsg.DescribeConfigsResponseResourceConfig{c}
 }

@@ -40,6 +40,7 @@ func (b *Broker) startGroups() error {
 		MaxSize:               int(b.cfg.GroupMaxSize),
 		Partitions:            b.partitionCount,
 		SaveAssignors:         b.saveGroupConfigs,
+		DefaultAssignor:       b.cfg.GroupAssignor,
 		Logger:                b.log,
 
 		ConsumerSessionTimeout:    msDur(b.cfg.GroupConsumerSessionTimeoutMs),

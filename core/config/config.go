@@ -122,6 +122,7 @@ type Config struct {
 	GroupConsumerHeartbeatIntervalMs int32  `toml:"group.consumer.heartbeat.interval.ms"`
 	GroupConsumerAssignors           string `toml:"group.consumer.assignors"`
 	GroupConsumerMaxSize             int32  `toml:"group.consumer.max.size"`
+	GroupAssignor                    string `toml:"group.assignor"`
 
 	// Idempotent and transactional producers.
 	TransactionMaxTimeoutMs     int32 `toml:"transaction.max.timeout.ms"`

@@ -146,6 +146,8 @@ var settings = []*setting{
 		doc: `Server assignors KIP-848 members may ask for (ServerAssignor), the first being the default: uniform, range (also sticky, roundrobin).`},
 	{key: "group.consumer.max.size", check: atLeast(1),
 		doc: `Maximum members in one KIP-848 consumer group.`},
+	{key: "group.assignor", check: checkGroupAssignor,
+		doc: `Default of the group config group.assignor (broker-owned assignment strategy): "" = the leader member assigns (KIP-848 members choose); range, roundrobin, sticky, cooperative-sticky, uniform or wasm:NAME.`},
 
 	{key: "transaction.max.timeout.ms", group: "Idempotent and transactional producers", check: atLeast(1),
 		doc: `Largest transaction timeout a producer may ask for.`},
@@ -379,6 +381,19 @@ func checkConsumerAssignors(v reflect.Value) string {
 		return "must name at least one assignor"
 	}
 	return ""
+}
+
+func checkGroupAssignor(v reflect.Value) string {
+	s := v.String()
+	if s == "" || strings.HasPrefix(s, "wasm:") && len(s) > len("wasm:") {
+		return ""
+	}
+	for _, n := range []string{"range", "roundrobin", "sticky", "cooperative-sticky", "uniform"} {
+		if s == n {
+			return ""
+		}
+	}
+	return fmt.Sprintf("unknown assignor %q (want range, roundrobin, sticky, cooperative-sticky, uniform or wasm:NAME; \"\" = unset)", s)
 }
 
 func checkBucket(v reflect.Value) string {

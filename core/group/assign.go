@@ -1,6 +1,7 @@
 package group
 
-// Broker-owned assignment (group config group.assignor). When a group has an assignor
+// Broker-owned assignment (group config group.assignor, or the broker default
+// Config.DefaultAssignor for groups without their own). When a group has an assignor
 // set and its protocol type is "consumer", the coordinator ignores the leader's plan at
 // SyncGroup: it decodes every member's kmsg.ConsumerMemberMetadata (topics, owned
 // partitions, generation, rack), runs the strategy from package assignor on the current
@@ -131,6 +132,18 @@ func orDefault(name string) string {
 	return name
 }
 
+// effectiveAssignor is the group's group.assignor, else the broker default
+// (Config.DefaultAssignor); "" when neither is set.
+func (c *Coordinator) effectiveAssignor(g *Group) string {
+	if g.assignor != "" {
+		return g.assignor
+	}
+	return c.cfg.DefaultAssignor
+}
+
+// DefaultAssignor returns the broker-wide default group.assignor ("" = unset).
+func (c *Coordinator) DefaultAssignor() string { return c.cfg.DefaultAssignor }
+
 // Assignor returns a group's group.assignor ("" = unset).
 func (c *Coordinator) Assignor(group string) string {
 	c.mu.Lock()
@@ -174,7 +187,7 @@ func (c *Coordinator) brokerAssign(g *Group) (map[string][]byte, error) {
 		return nil, fmt.Errorf("group: protocol type %q is not %q", g.protocolType, ConsumerProtocolType)
 	}
 	cooperative := g.protocol == cooperativeProtocol
-	name := g.assignor
+	name := c.effectiveAssignor(g)
 	if name == "cooperative-sticky" && !cooperative {
 		name = "sticky"
 	}
@@ -272,15 +285,15 @@ func encodeAssignment(version int16, tps []assignor.TopicPartition) []byte {
 func (c *Coordinator) assignAtSync(g *Group, leaderPlan map[string][]byte) {
 	g.assignedBy = ""
 	plan := leaderPlan
-	if g.assignor != "" {
+	if name := c.effectiveAssignor(g); name != "" {
 		bp, err := c.brokerAssign(g)
 		if err != nil {
 			c.cfg.Logger.Warn("broker-side assignment failed; using the leader's plan",
-				"group", g.name, "assignor", g.assignor, "generation", g.generation, "err", err)
+				"group", g.name, "assignor", name, "generation", g.generation, "err", err)
 		} else {
-			plan, g.assignedBy = bp, g.assignor
+			plan, g.assignedBy = bp, name
 			c.cfg.Logger.Info("group assignment computed by the broker",
-				"group", g.name, "assignor", g.assignor, "protocol", g.protocol, "generation", g.generation, "members", len(g.members))
+				"group", g.name, "assignor", name, "protocol", g.protocol, "generation", g.generation, "members", len(g.members))
 		}
 	}
 	for id, o := range g.members {

@@ -29,12 +29,12 @@ import (
 	"github.com/streamd/streamd/assignor"
 )
 
-// targetStrategy names the server assignor of the group: group.assignor if set, else
-// the ServerAssignor most members ask for (ties: the earlier in ConsumerAssignors), else
-// the first of ConsumerAssignors.
+// targetStrategy names the server assignor of the group: its group.assignor (or the
+// broker default) if set, else the ServerAssignor most members ask for (ties: the earlier
+// in ConsumerAssignors), else the first of ConsumerAssignors.
 func (c *Coordinator) targetStrategy(g *Group, cg *consumerGroup) string {
-	if g.assignor != "" {
-		return g.assignor
+	if name := c.effectiveAssignor(g); name != "" {
+		return name
 	}
 	votes := map[string]int{}
 	for _, m := range cg.members {

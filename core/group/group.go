@@ -74,6 +74,10 @@ type Config struct {
 	// "wasm:NAME"); its error says why a name is unusable. Nil: the built-ins of package
 	// assignor only.
 	Lookup func(name string) (assignor.Assignor, error)
+	// DefaultAssignor is the group.assignor of groups that have none of their own
+	// ("" = the leader member assigns; KIP-848 members choose). It is resolved through
+	// Lookup when used; an unusable name is logged and ignored like a failing strategy.
+	DefaultAssignor string
 	// SaveAssignors persists every group.assignor setting (see SetAssignor); nil: memory only.
 	SaveAssignors func(map[string]string) error
 	Logger        *slog.Logger // nil: discard
