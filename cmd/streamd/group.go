@@ -30,18 +30,20 @@ func newGroupCmd(g *globals) *cobra.Command {
 		},
 	}
 
+	var adminURL string
 	describe := &cobra.Command{
-		Use:   "describe GROUP",
-		Short: "Show a group's state, protocol, assignor, members and per-partition offsets and lag",
+		Use:   "describe GROUP [--admin URL]",
+		Short: "Show a group's state, protocol, assignor (and which strategy produced the assignment), members and per-partition offsets and lag",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			e, err := env(cmd)
 			if err != nil {
 				return err
 			}
-			return cli.DescribeGroup(cmd.Context(), e, a[0])
+			return cli.DescribeGroup(cmd.Context(), e, a[0], adminURL)
 		},
 	}
+	describe.Flags().StringVar(&adminURL, "admin", cli.DefaultAdminURL, "streamd admin HTTP listener asked which strategy produced a classic group's assignment (empty: skip)")
 
 	setAssignor := &cobra.Command{
 		Use:   "set-assignor GROUP NAME",

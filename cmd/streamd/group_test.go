@@ -13,12 +13,14 @@ import (
 )
 
 func TestGroupCommands(t *testing.T) {
-	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
+	br := brokertest.StartBroker(t, brokertest.WithConfig(func(c *config.Config) {
 		c.GroupInitialRebalanceDelayMs = 50
 		c.GroupMinSessionTimeoutMs = 100
 		c.OffsetsTopicNumPartitions = 3
 	}))
+	addr := br.Addr()
 	b := "--brokers=" + addr
+	admin := "--admin=http://" + br.AdminAddr()
 	ok(t, "", b, "topic", "create", "gt", "-p", "1")
 	ok(t, "a\nb\nc\nd\n", b, "produce", "gt")
 	// A group member prints (and commits) two records, then leaves: the group is Empty.
@@ -27,8 +29,8 @@ func TestGroupCommands(t *testing.T) {
 	if r := row(table(t, ok(t, "", b, "group", "list").stdout, "GROUP"), "cg"); strings.Join(r, " ") != "cg Empty consumer classic" {
 		t.Fatalf("group list row %v, want [cg Empty consumer classic]", r)
 	}
-	desc := ok(t, "", b, "group", "describe", "cg").stdout
-	if descField(desc, "State:") != "Empty" || descField(desc, "Assignor:") != "-" {
+	desc := ok(t, "", b, "group", "describe", "cg", admin).stdout
+	if descField(desc, "State:") != "Empty" || descField(desc, "Assignor:") != "-" || descField(desc, "Assigned by:") != "-" {
 		t.Fatalf("describe header wrong:\n%s", desc)
 	}
 	if r := row(table(t, desc, "TOPIC"), "gt"); strings.Join(r, " ") != "gt 0 - 2 4 2" {
@@ -50,8 +52,8 @@ func TestGroupCommands(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		cl.PollFetches(ctx)
 		cancel()
-		desc = ok(t, "", b, "group", "describe", "cg").stdout
-		if descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1 {
+		desc = ok(t, "", b, "group", "describe", "cg", admin).stdout
+		if descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1 && descField(desc, "Assigned by:") == "roundrobin" {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -84,7 +86,7 @@ func TestGroupCommands(t *testing.T) {
 		if r := row(table(t, ok(t, "", args...).stdout, "TOPIC"), "gt"); strings.Join(r, " ") != "gt 0 "+tc.want {
 			t.Fatalf("reset %v printed %v, want offset %s", tc.args, r, tc.want)
 		}
-		desc := ok(t, "", b, "group", "describe", "cg").stdout
+		desc := ok(t, "", b, "group", "describe", "cg", "--admin=").stdout
 		if r := row(table(t, desc, "TOPIC"), "gt"); r[3] != tc.want {
 			t.Fatalf("after reset %v committed %v, want %s", tc.args, r, tc.want)
 		}
@@ -95,7 +97,7 @@ func TestGroupCommands(t *testing.T) {
 	if r := ok(t, "", b, "group", "delete", "cg"); r.stdout != "Deleted group \"cg\".\n" {
 		t.Fatalf("delete printed %q", r.stdout)
 	}
-	fails(t, "GROUP_ID_NOT_FOUND", "", b, "group", "describe", "cg")
+	fails(t, "GROUP_ID_NOT_FOUND", "", b, "group", "describe", "cg", "--admin=")
 }
 
 // TestGroupCommandsConsumerProtocol: the group commands on a KIP-848 consumer group.
@@ -121,7 +123,7 @@ func TestGroupCommandsConsumerProtocol(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			cl.PollFetches(ctx)
 			cancel()
-			desc := ok(t, "", b, "group", "describe", "cg848").stdout
+			desc := ok(t, "", b, "group", "describe", "cg848", "--admin=").stdout
 			if done(desc) {
 				return desc
 			}

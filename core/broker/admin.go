@@ -32,6 +32,7 @@ func (b *Broker) startAdmin() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /v1/topics/{name}", b.handleAdminTopic)
+	mux.HandleFunc("GET /v1/groups/{name}", b.handleAdminGroup)
 	// Profiling for operators (the admin listener binds to loopback by default).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -3,8 +3,10 @@ package cli
 // "group describe GROUP" prints header lines, a member table and an offsets table:
 //
 // Classic groups: Group:, State:, Protocol: (type/name), Assignor: (the group's
-// group.assignor, "-" when the leader member assigns); members MEMBER, CLIENT-ID, HOST,
-// INSTANCE-ID, ASSIGNMENT (topic:p,p;topic:p).
+// group.assignor, "-" when the leader member assigns), Assigned by: (what computed the
+// current assignment, asked from the streamd admin listener: a strategy, "leader" for the
+// leader member, "-" while the group has none; left out without the listener); members
+// MEMBER, CLIENT-ID, HOST, INSTANCE-ID, ASSIGNMENT (topic:p,p;topic:p).
 //
 // KIP-848 consumer groups (asked first, with ConsumerGroupDescribe): Group:, State:,
 // Protocol: consumer (KIP-848), Epoch: (group epoch/target assignment epoch), Assignor: (the
@@ -19,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,8 +38,9 @@ type groupTP struct {
 }
 
 // DescribeGroup prints a group's state, protocol, assignor, members and, per partition,
-// the committed offset, end offset and lag.
-func DescribeGroup(ctx context.Context, env Env, name string) error {
+// the committed offset, end offset and lag. adminURL is a streamd admin listener ("":
+// none) asked which strategy produced a classic group's assignment.
+func DescribeGroup(ctx context.Context, env Env, name, adminURL string) error {
 	return env.clients(ctx, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 		// A broker without KIP-848 or a classic group answers with an error: describe it
 		// as a classic group.
@@ -80,6 +84,21 @@ func DescribeGroup(ctx context.Context, env Env, name string) error {
 		}
 		header := [][2]string{{"Group:", name}, {"State:", g.State},
 			{"Protocol:", dash(g.ProtocolType) + "/" + dash(g.Protocol)}, {"Assignor:", dash(strategy)}}
+		if adminURL != "" {
+			var ag struct {
+				State      string `json:"state"`
+				AssignedBy string `json:"assigned_by"`
+			}
+			if err := adminGet(ctx, adminURL, "/v1/groups/"+url.PathEscape(name), env.timeout(), &ag); err != nil {
+				fmt.Fprintf(env.Stderr, "note: no \"Assigned by\" line: %v\n", err)
+			} else {
+				by := ag.AssignedBy
+				if by == "" && ag.State == "Stable" {
+					by = "leader"
+				}
+				header = append(header, [2]string{"Assigned by:", dash(by)})
+			}
+		}
 		return printGroup(ctx, env.Stdout, adm, name, header, "MEMBER\tCLIENT-ID\tHOST\tINSTANCE-ID\tASSIGNMENT", members, owner)
 	})
 }

@@ -29,12 +29,27 @@ type adminPartition struct {
 // fetchAdminTopic asks a streamd admin listener for topic's per-partition
 // storage stats.
 func fetchAdminTopic(ctx context.Context, adminURL, topic string, timeout time.Duration) (map[int32]adminPartition, error) {
+	var out struct {
+		Partitions []adminPartition `json:"partitions"`
+	}
+	if err := adminGet(ctx, adminURL, "/v1/topics/"+url.PathEscape(topic), timeout, &out); err != nil {
+		return nil, err
+	}
+	m := make(map[int32]adminPartition, len(out.Partitions))
+	for _, p := range out.Partitions {
+		m[p.Partition] = p
+	}
+	return m, nil
+}
+
+// adminGet decodes the JSON answer of GET adminURL+path into out.
+func adminGet(ctx context.Context, adminURL, path string, timeout time.Duration, out any) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	u := strings.TrimRight(adminURL, "/") + "/v1/topics/" + url.PathEscape(topic)
+	u := strings.TrimRight(adminURL, "/") + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
 	// A one-shot transport: no idle connection (or its goroutines) outlives the call.
 	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
@@ -45,27 +60,20 @@ func fetchAdminTopic(ctx context.Context, adminURL, topic string, timeout time.D
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
-		return nil, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
+		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("admin endpoint %s: %s", u, resp.Status)
+		return fmt.Errorf("admin endpoint %s: %s", u, resp.Status)
 	}
-	var out struct {
-		Partitions []adminPartition `json:"partitions"`
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("admin endpoint %s: %v", u, err)
 	}
-	if err := json.Unmarshal(body, &out); err != nil {
-		return nil, fmt.Errorf("admin endpoint %s: %v", u, err)
-	}
-	m := make(map[int32]adminPartition, len(out.Partitions))
-	for _, p := range out.Partitions {
-		m[p.Partition] = p
-	}
-	return m, nil
+	return nil
 }
 
 // adminCells renders the SEGMENTS, DIRTY, LAST-CLEANED and RECLAIMED cells
