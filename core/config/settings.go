@@ -137,7 +137,7 @@ var settings = []*setting{
 	{key: "group.max.session.timeout.ms", check: atLeast(0),
 		doc: `Largest session timeout a classic group member may ask for.`},
 	{key: "group.max.size", check: atLeast(1),
-		doc: `Maximum members in one group.`},
+		doc: `Maximum members in one classic group.`},
 	{key: "group.consumer.session.timeout.ms", check: atLeast(1),
 		doc: `Session timeout of KIP-848 (ConsumerGroupHeartbeat) group members.`},
 	{key: "group.consumer.heartbeat.interval.ms", check: atLeast(1),
