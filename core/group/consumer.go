@@ -494,19 +494,20 @@ func (c *Coordinator) removeConsumerMember(g *Group, cg *consumerGroup, m *cmemb
 // expireConsumer fences members whose session or rebalance timeout passed (sweeper).
 func (c *Coordinator) expireConsumer(g *Group, now time.Time) {
 	cg := g.cg
-	ids := make([]string, 0, len(cg.members))
-	for id := range cg.members {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		m := cg.members[id]
-		switch {
-		case !now.Before(m.deadline):
-			c.removeConsumerMember(g, cg, m, "fenced: session timeout", now)
-		case m.state == MemberUnrevoked && !m.revokeBy.IsZero() && !now.Before(m.revokeBy):
-			c.removeConsumerMember(g, cg, m, "fenced: partitions not revoked within the rebalance timeout", now)
+	var expired []string
+	for id, m := range cg.members {
+		if !now.Before(m.deadline) || m.state == MemberUnrevoked && !m.revokeBy.IsZero() && !now.Before(m.revokeBy) {
+			expired = append(expired, id)
 		}
+	}
+	slices.Sort(expired)
+	for _, id := range expired {
+		m := cg.members[id]
+		why := "fenced: partitions not revoked within the rebalance timeout"
+		if !now.Before(m.deadline) {
+			why = "fenced: session timeout"
+		}
+		c.removeConsumerMember(g, cg, m, why, now)
 	}
 }
 

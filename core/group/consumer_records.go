@@ -30,6 +30,7 @@ package group
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -402,12 +403,40 @@ func (c *Coordinator) finishConsumerLoad(g *Group, cg *consumerGroup, now time.T
 		}
 	}
 	c.refreshSubscriptions(cg)
+	if !c.targetCovers(cg) {
+		// The topics changed after the last target assignment was computed (the broker
+		// stopped before a heartbeat saw the change): the next heartbeat bumps the epoch.
+		cg.sig, cg.checked = "", math.MaxUint64
+	}
 	if cg.targetEpoch > 0 {
 		cg.assignedBy = c.targetStrategy(g, cg)
 	}
 	if len(cg.members) == 0 && g.emptySince.IsZero() {
 		g.emptySince = now
 	}
+}
+
+// targetCovers reports whether the target assignment gives out exactly the existing
+// partitions of the topics the members subscribe to, each to a subscriber.
+func (c *Coordinator) targetCovers(cg *consumerGroup) bool {
+	want := 0
+	for t := range cg.subscribed() {
+		want += int(c.partitionCount(t))
+	}
+	got := 0
+	for _, m := range cg.members {
+		subs := cg.subscription(m)
+		for t, parts := range m.target {
+			n := c.partitionCount(t)
+			for _, p := range parts {
+				if p >= n || !slices.Contains(subs, t) {
+					return false
+				}
+				got++
+			}
+		}
+	}
+	return got == want
 }
 
 func sortedMemberIDs(cg *consumerGroup) []string {

@@ -125,3 +125,22 @@ func TestConsumerRecordFormat(t *testing.T) {
 		t.Fatalf("member metadata value\n got %x\nwant %x", v, want)
 	}
 }
+
+// TestConsumerRecordsTopicsChangedWhileDown: partitions added after the last target
+// assignment (and before a heartbeat saw them) are assigned after a reload.
+func TestConsumerRecordsTopicsChangedWhileDown(t *testing.T) {
+	c, _, ts := consumerCoordinator(t, map[string]int32{"t": 2})
+	a := mustBeat(t, c, joinHB("a", "t"))
+	log := c.TakeMetadata()
+	ts.set("t", 3)
+	c2 := replayConsumer(t, ts, log)
+	r := mustBeat(t, c2, beatHB("a", a.MemberEpoch, nil))
+	if r.MemberEpoch != a.MemberEpoch+1 || !equalPartitions(r.Assignment, ps("t", 0, 1, 2)) {
+		t.Fatalf("after a reload with a new partition: %+v", r)
+	}
+	// Unchanged topics: a reload does not bump the epoch.
+	c3 := replayConsumer(t, ts, append(log, c2.TakeMetadata()...))
+	if r := mustBeat(t, c3, beatHB("a", a.MemberEpoch+1, nil)); r.MemberEpoch != a.MemberEpoch+1 {
+		t.Fatalf("reload bumped the epoch: %+v", r)
+	}
+}
