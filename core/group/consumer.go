@@ -428,23 +428,29 @@ func checkEpoch(m *cmember, r *HeartbeatRequest) error {
 	return nil
 }
 
-// updateConsumerMember applies the request's member fields; it reports whether the subscription
-// changed (persisting the member record when anything did).
+// updateConsumerMember applies the request's member fields; it reports whether the
+// subscription changed (persisting the member record when anything did).
 func (c *Coordinator) updateConsumerMember(g *Group, m *cmember, r *HeartbeatRequest) bool {
-	before := m.metaKey()
-	subChanged := false
+	changed, subChanged := false, false
+	set := func(dst *string, v string) {
+		if *dst != v {
+			*dst, changed = v, true
+		}
+	}
 	if r.InstanceID != nil {
-		m.instanceID = *r.InstanceID
+		set(&m.instanceID, *r.InstanceID)
 		g.cg.static[m.instanceID] = m.id
 	}
 	if r.RackID != nil {
-		m.rackID = *r.RackID
+		set(&m.rackID, *r.RackID)
 	}
 	if r.RebalanceTimeout >= 0 {
-		m.rebalance = time.Duration(r.RebalanceTimeout) * time.Millisecond
+		if d := time.Duration(r.RebalanceTimeout) * time.Millisecond; d != m.rebalance {
+			m.rebalance, changed = d, true
+		}
 	}
 	if r.ServerAssignor != nil {
-		m.serverAssignor = *r.ServerAssignor
+		set(&m.serverAssignor, *r.ServerAssignor)
 	}
 	if r.Topics != nil {
 		ts := slices.Clone(r.Topics)
@@ -457,17 +463,12 @@ func (c *Coordinator) updateConsumerMember(g *Group, m *cmember, r *HeartbeatReq
 	if r.Regex != nil && *r.Regex != m.regex {
 		m.regex, subChanged = *r.Regex, true
 	}
-	m.clientID, m.clientHost = r.ClientID, r.ClientHost
-	if m.metaKey() != before {
+	set(&m.clientID, r.ClientID)
+	set(&m.clientHost, r.ClientHost)
+	if changed || subChanged {
 		c.persistMember(g, m)
 	}
 	return subChanged
-}
-
-// metaKey is the member's persisted metadata as a comparable value.
-func (m *cmember) metaKey() string {
-	return fmt.Sprintf("%q %q %q %q %q %q %q %d", m.instanceID, m.rackID, m.clientID, m.clientHost,
-		strings.Join(m.topics, ","), m.regex, m.serverAssignor, m.rebalance)
 }
 
 func (c *Coordinator) bumpEpoch(g *Group, cg *consumerGroup, why string) {
