@@ -4,14 +4,16 @@ package broker
 // its id; v0 members join with an empty id and get one). Owned partitions arrive and
 // assignments leave by topic id; a topic id this broker does not know is dropped. The
 // answer waits until the group records the heartbeat changed are durable in
-// __consumer_offsets (as Kafka answers after its records are committed). Semantics:
-// core/group/consumer.go.
+// __consumer_offsets (as Kafka answers after its records are committed); if the broker
+// shuts down meanwhile the answer is NOT_COORDINATOR (the client retries, and the records
+// are written before the broker exits). Semantics: core/group/consumer.go.
 
 import (
 	"context"
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamd/streamd/core/group"
@@ -71,12 +73,29 @@ func handleConsumerGroupHeartbeat(b *Broker, c *wire.Conn, kreq kmsg.Request) wi
 		return wire.Reply{Resp: resp}
 	}
 	return wire.Reply{Later: func() wire.Reply {
-		// At shutdown the remaining records are flushed (stopGroups), which ends the wait.
 		ctx, cancel := context.WithTimeout(c.Context(), 30*time.Second)
 		defer cancel()
-		if err := b.groups.WaitPersisted(ctx, res.Persist); err != nil && c.Context().Err() != nil {
+		go func() { // the group writer stops with the broker: do not wait for it then
+			select {
+			case <-b.stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		err := b.groups.WaitPersisted(ctx, res.Persist)
+		switch {
+		case err == nil:
+			return wire.Reply{Resp: resp}
+		case c.Context().Err() != nil:
 			return wire.Reply{}
 		}
-		return wire.Reply{Resp: resp}
+		fail := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
+		fail.ErrorCode, fail.ErrorMessage = kerr.RequestTimedOut.Code, ptrStr("group state not written in time")
+		select {
+		case <-b.stop:
+			fail.ErrorCode, fail.ErrorMessage = kerr.NotCoordinator.Code, ptrStr("the coordinator is shutting down")
+		default:
+		}
+		return wire.Reply{Resp: fail}
 	}}
 }
