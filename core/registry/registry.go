@@ -69,6 +69,8 @@ type Info struct {
 	UsedBy []string `json:"used_by"`
 	// Error is set when the stored module could not be loaded at start.
 	Error string `json:"error,omitempty"`
+
+	unchanged bool // Put: the module was already the current version
 }
 
 // Registry holds the uploaded plugins. Its methods are safe for concurrent use.
@@ -241,6 +243,18 @@ func (r *Registry) loadStored(ctx context.Context, name string, info Info) (*was
 // name, which takes over from the current version at once. Uploading the module that is
 // already the current version changes nothing (created is false).
 func (r *Registry) Put(ctx context.Context, name string, kind wasmhost.Kind, wasm []byte) (info Info, created bool, err error) {
+	info, swapped, err := r.put(ctx, name, kind, wasm)
+	if err != nil {
+		return Info{}, false, err
+	}
+	if swapped && r.opts.OnSwap != nil {
+		r.opts.OnSwap(name, kind)
+	}
+	return r.withUsers(info), info.Version != 0 && !info.unchanged, nil
+}
+
+// put does Put's work under changeMu; swapped reports that an older version was replaced.
+func (r *Registry) put(ctx context.Context, name string, kind wasmhost.Kind, wasm []byte) (info Info, swapped bool, err error) {
 	if err := config.ValidatePluginName(name); err != nil {
 		return Info{}, false, fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "config: "))
 	}
@@ -269,7 +283,8 @@ func (r *Registry) Put(ctx context.Context, name string, kind wasmhost.Kind, was
 		return Info{}, false, fmt.Errorf("%w: plugin %q is a %s; delete it before uploading a %s under that name", ErrKind, name, prevInfo.Kind, kind)
 	}
 	if prev != nil && prev.err == nil && prevInfo.SHA256 == sha {
-		return r.withUsers(prevInfo), false, nil
+		prevInfo.unchanged = true
+		return prevInfo, false, nil
 	}
 	p, err := r.rt.Load(ctx, name, wasm, kind)
 	if err != nil {
@@ -329,10 +344,7 @@ func (r *Registry) Put(ctx context.Context, name string, kind wasmhost.Kind, was
 		_ = old.plugin.Close()
 	}
 	r.log.Info("plugin uploaded", "plugin", name, "kind", info.Kind, "version", next, "sha256", sha, "size", len(wasm))
-	if prev != nil && r.opts.OnSwap != nil {
-		r.opts.OnSwap(name, kind)
-	}
-	return r.withUsers(info), true, nil
+	return info, prev != nil, nil
 }
 
 // retire marks v replaced and reports whether it can be closed now (no call in flight).
