@@ -8,8 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -175,12 +173,6 @@ func keysN(prefix string, n int) []string {
 	return out
 }
 
-// fileExists reports whether path exists.
-func fileExists(path string) bool {
-	_, err := os.Stat(filepath.Clean(path))
-	return err == nil
-}
-
 // setGroupAssignor sets (name "" deletes) group.assignor and returns the resource's error
 // and message.
 func setGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) (error, string) {
@@ -233,3 +225,5 @@ func rawProduceError(t *testing.T, addr, topic string, partition int32, key []by
 	}
 	return kerr.ErrorForCode(sp.ErrorCode).Error() + ": " + *sp.ErrorMessage
 }
+
+func jsonInto(b []byte, v any) bool { return json.Unmarshal(b, v) == nil }

@@ -198,11 +198,14 @@ func (c *Coordinator) brokerAssign(g *Group) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The plan must assign every subscribed partition exactly once; only the built-in
+	// cooperative-sticky withholds partitions itself (its first phase). The hold-back
+	// below only removes partitions.
+	if err := assignor.Validate(spec, plan); err != nil && !(name == cooperativeProtocol && errors.Is(err, assignor.ErrUnassigned)) {
+		return nil, fmt.Errorf("group: %s produced an invalid assignment: %w", name, err)
+	}
 	if cooperative {
 		holdBack(spec, plan)
-	}
-	if err := assignor.Validate(spec, plan); err != nil && !(cooperative && errors.Is(err, assignor.ErrUnassigned)) {
-		return nil, fmt.Errorf("group: %s produced an invalid assignment: %w", name, err)
 	}
 	out := make(map[string][]byte, len(g.members))
 	for _, id := range g.order {
