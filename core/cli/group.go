@@ -4,7 +4,9 @@ package cli
 //
 // "group list" prints a table GROUP, STATE, TYPE sorted by name.
 // "group describe" prints Group:, State:, Protocol: (type/name), Assignor: (the group's
-// group.assignor, "-" when the leader member assigns) lines, a member table (MEMBER,
+// group.assignor, "-" when the leader member assigns) lines, an "Assign error:" line when
+// the broker refused the last assignment of its group.assignor (from a streamd admin
+// listener), a member table (MEMBER,
 // CLIENT-ID, HOST, INSTANCE-ID, ASSIGNMENT as topic:p,p;topic:p) and an offsets table
 // (TOPIC, PARTITION, MEMBER, COMMITTED, END, LAG; "-" for no member, no committed
 // offset or unknown lag) covering every assigned or committed partition.
@@ -14,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -119,8 +122,9 @@ func groupAssignor(ctx context.Context, cl *kgo.Client, name string) (string, er
 }
 
 // DescribeGroup prints a group's state, protocol, assignor, members and, per partition,
-// the committed offset, end offset and lag.
-func DescribeGroup(ctx context.Context, env Env, name string) error {
+// the committed offset, end offset and lag. When adminURL (a streamd admin listener) is
+// set and answers, a refused broker-side assignment is shown on an "Assign error:" line.
+func DescribeGroup(ctx context.Context, env Env, name, adminURL string) error {
 	return env.clients(ctx, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 		dg, err := adm.DescribeGroups(ctx, name)
 		if err != nil {
@@ -191,7 +195,18 @@ func DescribeGroup(ctx context.Context, env Env, name string) error {
 		fmt.Fprintf(w, "Group:     %s\n", name)
 		fmt.Fprintf(w, "State:     %s\n", g.State)
 		fmt.Fprintf(w, "Protocol:  %s/%s\n", dash(g.ProtocolType), dash(g.Protocol))
-		fmt.Fprintf(w, "Assignor:  %s\n\n", dash(strategy))
+		fmt.Fprintf(w, "Assignor:  %s\n", dash(strategy))
+		if adminURL != "" {
+			var ag struct {
+				AssignError string `json:"assign_error"`
+			}
+			quiet := env
+			quiet.Timeout = min(env.timeout(), 3*time.Second)
+			if _, err := adminCall(ctx, quiet, adminURL, "GET", "/v1/groups/"+url.PathEscape(name), nil, &ag); err == nil && ag.AssignError != "" {
+				fmt.Fprintf(w, "Assign error: %s (members kept their previous assignment)\n", ag.AssignError)
+			}
+		}
+		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "MEMBER\tCLIENT-ID\tHOST\tINSTANCE-ID\tASSIGNMENT")
 		for _, m := range members {
