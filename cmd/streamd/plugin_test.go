@@ -40,16 +40,7 @@ func TestPluginCommands(t *testing.T) {
 	if err := wasmbuild.Supported(); err != nil {
 		t.Skip(err)
 	}
-	// The CLI keeps compiled plugins under $XDG_CACHE_HOME/streamd/plugin-cache: share
-	// the tests' compilations there too.
-	xdg := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(xdg, "streamd"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(wasmbuildtest.CompileCache(t), filepath.Join(xdg, "streamd", "plugin-cache")); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("XDG_CACHE_HOME", xdg)
+	wasmbuildtest.ShareCLICache(t) // the CLI's compiled plugins
 	addr, admin := pluginBroker(t)
 	// Uploads compile the module in the broker: seconds under -race on a loaded machine.
 	b, a := "--brokers="+addr, "--admin="+admin

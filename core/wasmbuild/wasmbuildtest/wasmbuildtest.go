@@ -60,6 +60,22 @@ func LinkCompileCache(tb testing.TB, dataDir string) {
 	}
 }
 
+// ShareCLICache points $XDG_CACHE_HOME (for the rest of the test) at a directory whose
+// streamd/plugin-cache, where streamd's CLI keeps compiled plugins, is CompileCache.
+func ShareCLICache(tb testing.TB) {
+	tb.Helper()
+	xdg := tb.TempDir()
+	if err := os.MkdirAll(filepath.Join(xdg, "streamd"), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Symlink(CompileCache(tb), filepath.Join(xdg, "streamd", "plugin-cache")); err != nil {
+		tb.Fatal(err)
+	}
+	if t, ok := tb.(interface{ Setenv(string, string) }); ok {
+		t.Setenv("XDG_CACHE_HOME", xdg)
+	}
+}
+
 // Module returns the module built from the plugin in dir (relative to the test's working
 // directory or absolute). It skips the test when the toolchain cannot build wasip1 and
 // fails it when the build fails.
