@@ -24,7 +24,8 @@ type wasmPartitioner struct {
 }
 
 // Wasm returns the strategy "wasm:NAME": every Partition call is one batch call into the
-// current version of the uploaded partitioner plugin NAME. Failures (unknown plugin,
+// current version of the uploaded partitioner plugin NAME (split into calls of at most
+// 8192 records or 1 MiB of record data, so big batches fit the guest's memory). Failures (unknown plugin,
 // trap, timeout, out-of-range result, ...) are returned as errors naming the plugin; the
 // partitioner stays usable.
 func Wasm(name string, src PluginSource) Partitioner { return &wasmPartitioner{name: name, src: src} }
@@ -75,10 +76,30 @@ func (w *wasmPartitioner) Partition(topic string, n int32, recs []Record, out []
 			in[i].Headers = hs[start:len(hs):len(hs)]
 		}
 	}
-	got, err := p.Partition(context.Background(), topic, n, in)
-	if err != nil {
-		return fmt.Errorf("partitioner: %s%s: %w", PluginPrefix, w.name, err)
+	// One call per chunk keeps the guest's input within its memory limit for big batches.
+	for start := 0; start < len(in); {
+		end, size := start, 0
+		for end < len(in) && end-start < maxChunkRecords && (end == start || size < maxChunkBytes) {
+			r := &in[end]
+			size += 32 + len(r.Key) + len(r.Value)
+			for _, h := range r.Headers {
+				size += 8 + len(h.Key) + len(h.Value)
+			}
+			end++
+		}
+		got, err := p.Partition(context.Background(), topic, n, in[start:end])
+		if err != nil {
+			return fmt.Errorf("partitioner: %s%s: %w", PluginPrefix, w.name, err)
+		}
+		copy(out[start:end], got)
+		start = end
 	}
-	copy(out, got)
 	return nil
 }
+
+// A Wasm partitioner is called with at most maxChunkRecords records or (after the first
+// record) maxChunkBytes of record data per call.
+const (
+	maxChunkRecords = 8192
+	maxChunkBytes   = 1 << 20
+)

@@ -160,3 +160,30 @@ func TestDeterministicBuiltins(t *testing.T) {
 		t.Error("round-robin claims to be deterministic")
 	}
 }
+
+// TestWasmPartitionerChunks: a batch larger than one call's chunk is placed in several
+// calls, all on the same version, with every record placed.
+func TestWasmPartitionerChunks(t *testing.T) {
+	src := &source{p: loadMisbehave(t, wasmhost.Config{CallTimeout: 20 * time.Second})}
+	w := partitioner.Wasm("mis", src)
+	recs := make([]partitioner.Record, 20000)
+	big := make([]byte, 256<<10)
+	for i := range recs {
+		recs[i] = partitioner.Record{Key: []byte(fmt.Sprintf("k%d", i))}
+	}
+	for i := 0; i < 10; i++ {
+		recs[i].Value = big // 2.5 MiB in the first records: chunks by size too
+	}
+	out := make([]int32, len(recs))
+	if err := w.Partition("orders", 9, recs, out); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		if out[i] != int32(fnv(r.Key)%9) {
+			t.Fatalf("record %d: %d, want %d", i, out[i], fnv(r.Key)%9)
+		}
+	}
+	if src.acquired != 1 || src.inFlight != 0 {
+		t.Fatalf("acquired %d, in flight %d; want one acquisition for the whole batch", src.acquired, src.inFlight)
+	}
+}
