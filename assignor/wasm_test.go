@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/streamd/streamd/assignor"
 	"github.com/streamd/streamd/core/wasmbuild/wasmbuildtest"
@@ -33,7 +34,7 @@ func load(t *testing.T, rt *wasmhost.Runtime, name, dir string) *wasmhost.Plugin
 }
 
 func TestWasmAssignor(t *testing.T) {
-	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), Logger: slog.New(slog.DiscardHandler)})
+	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), CallTimeout: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

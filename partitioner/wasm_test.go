@@ -66,7 +66,7 @@ func loadMisbehave(t *testing.T, cfg wasmhost.Config) *wasmhost.Plugin {
 }
 
 func TestWasmPartitioner(t *testing.T) {
-	src := &source{p: loadMisbehave(t, wasmhost.Config{CallTimeout: 2 * time.Second})}
+	src := &source{p: loadMisbehave(t, wasmhost.Config{CallTimeout: 3 * time.Second})}
 	w := partitioner.Wasm("mis", src)
 	if w.Name() != "wasm:mis" {
 		t.Fatalf("name %q", w.Name())
@@ -114,7 +114,7 @@ func TestWasmPartitioner(t *testing.T) {
 }
 
 func TestKgoAdapter(t *testing.T) {
-	p := loadMisbehave(t, wasmhost.Config{})
+	p := loadMisbehave(t, wasmhost.Config{CallTimeout: 30 * time.Second})
 	k := partitioner.NewKgo(partitioner.WasmPlugin(p))
 	tp := k.ForTopic("orders")
 	r := &kgo.Record{Key: []byte("alice"), Headers: []kgo.RecordHeader{{Key: "a", Value: []byte("b")}}}

@@ -41,7 +41,7 @@ func TestMisbehavingPlugins(t *testing.T) {
 	mis := wasmbuildtest.Module(t, guestDir+"misbehave")
 	tenant := wasmbuildtest.Module(t, "../../plugins/examples/tenant")
 	b, api := pluginBroker(t, "",
-		withPlugins(func(p *config.PluginsConfig) { p.MemoryLimitBytes = 16 << 20 }),
+		withPlugins(func(p *config.PluginsConfig) { p.MemoryLimitBytes, p.CallTimeoutMs = 16<<20, 3000 }),
 		brokertest.WithConfig(func(c *config.Config) { c.GroupInitialRebalanceDelayMs = 0 }))
 	api.upload("bad", "partitioner", mis, 201)
 	api.upload("badassign", "assignor", mis, 201)
@@ -66,7 +66,7 @@ func TestMisbehavingPlugins(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ topic, msg string }{
-		{"loop", "deadline exceeded: call exceeded 1s"},
+		{"loop", "deadline exceeded: call exceeded 3s"},
 		{"oom", "out of memory: limit 16 MiB"},
 		{"panic", "guest panicked: misbehave: panic on purpose for topic panic"},
 		{"garbage", "invalid result from guest: partition result: 1 partitions for 3 records"},
@@ -188,7 +188,7 @@ func TestHotSwapUnderLoad(t *testing.T) {
 	// A Go producer runs the version it downloaded (v1) all along.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	remote, err := partitioner.FetchWasm(ctx, api.base, "swap", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t)})
+	remote, err := partitioner.FetchWasm(ctx, api.base, "swap", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), CallTimeout: slowCall})
 	if err != nil {
 		t.Fatal(err)
 	}

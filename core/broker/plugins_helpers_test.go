@@ -26,15 +26,21 @@ import (
 
 const guestDir = "../../plugins/testdata/"
 
+// slowCall is the plugin call timeout of the tests (unless one needs a deadline to hit):
+// starting an instance counts against it and takes seconds on a loaded CI machine.
+const slowCall = 30 * time.Second
+
 // pluginBroker starts a broker whose compiled plugins are shared with the other tests
-// (compiling a Go guest takes seconds, tens of seconds under -race).
+// (compiling a Go guest takes seconds, tens of seconds under -race); plugin calls get
+// slowCall unless opts say otherwise.
 func pluginBroker(t *testing.T, dir string, opts ...brokertest.Option) (*broker.Broker, *adminClient) {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
 	wasmbuildtest.LinkCompileCache(t, dir)
-	b := brokertest.StartBroker(t, append([]brokertest.Option{brokertest.WithDataDir(dir)}, opts...)...)
+	base := []brokertest.Option{brokertest.WithDataDir(dir), withPlugins(func(p *config.PluginsConfig) { p.CallTimeoutMs = slowCall.Milliseconds() })}
+	b := brokertest.StartBroker(t, append(base, opts...)...)
 	return b, &adminClient{t: t, base: "http://" + b.AdminAddr()}
 }
 
@@ -130,7 +136,7 @@ func (a *adminClient) produce(topic string, keys ...string) (int, produced) {
 // records belong.
 func localPartitioner(t *testing.T, wasm []byte) *wasmhost.Plugin {
 	t.Helper()
-	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), Logger: slog.New(slog.DiscardHandler)})
+	rt, err := wasmhost.NewRuntime(context.Background(), wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), CallTimeout: slowCall, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

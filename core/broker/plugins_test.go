@@ -62,7 +62,7 @@ func TestPluginAdminAPI(t *testing.T) {
 	if code != 200 || !bytes.Equal(got, mis) {
 		t.Fatalf("download: %d, %d bytes", code, len(got))
 	}
-	remote, err := partitioner.FetchWasm(ctx, api.base, "hash", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t)})
+	remote, err := partitioner.FetchWasm(ctx, api.base, "hash", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), CallTimeout: slowCall})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestPluginAdminAPI(t *testing.T) {
 		t.Fatalf("remote %s %s %s", remote.Version, remote.SHA256, remote.Name())
 	}
 	remote.Close()
-	if _, err := partitioner.FetchWasm(ctx, api.base, "rr", wasmhost.Config{}); err == nil || !strings.Contains(err.Error(), "plugin rr is a assignor, not a partitioner") {
+	if _, err := partitioner.FetchWasm(ctx, api.base, "rr", wasmhost.Config{CallTimeout: slowCall}); err == nil || !strings.Contains(err.Error(), "plugin rr is a assignor, not a partitioner") {
 		t.Fatalf("fetch an assignor: %v", err)
 	}
 
@@ -217,7 +217,7 @@ func TestPartitionerEnforce(t *testing.T) {
 		t.Fatalf("right partition: %v", err)
 	}
 
-	remote, err := partitioner.FetchWasm(ctx, api.base, "hash", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t)})
+	remote, err := partitioner.FetchWasm(ctx, api.base, "hash", wasmhost.Config{CacheDir: wasmbuildtest.CompileCache(t), CallTimeout: slowCall})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -313,7 +313,7 @@ func topicPartitioner(ctx context.Context, env Env, adm *kadm.Client, o ProduceO
 		if admin == "" {
 			admin = DefaultAdminURL
 		}
-		remote, err := partitioner.FetchWasm(ctx, admin, name, wasmhost.Config{CacheDir: pluginCacheDir(), Logger: slog.New(slog.DiscardHandler)})
+		remote, err := partitioner.FetchWasm(ctx, admin, name, wasmhost.Config{CacheDir: pluginCacheDir(), CallTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			return nil, none, fmt.Errorf("topic %q uses partitioner %s: %s (see --admin)", o.Topic, strategy, strings.TrimPrefix(err.Error(), "partitioner: "))
 		}

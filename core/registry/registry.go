@@ -152,6 +152,14 @@ func Open(ctx context.Context, o Options) (*Registry, error) {
 	return r, nil
 }
 
+// storeTimeout bounds each object store operation. A context without a deadline would
+// get nats.go's default of 5 s per published chunk, too short for a loaded machine.
+const storeTimeout = time.Minute
+
+func storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, storeTimeout)
+}
+
 // objectName is the object of one stored version.
 func objectName(name string, v int) string { return name + "/" + strconv.Itoa(v) }
 
@@ -201,6 +209,8 @@ func infoOf(name string, o *jetstream.ObjectInfo) Info {
 
 // loadAll loads the newest version of every stored plugin.
 func (r *Registry) loadAll(ctx context.Context) error {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
 	all, err := r.stored(ctx)
 	if err != nil {
 		return err
@@ -255,6 +265,8 @@ func (r *Registry) Put(ctx context.Context, name string, kind wasmhost.Kind, was
 
 // put does Put's work under changeMu; swapped reports that an older version was replaced.
 func (r *Registry) put(ctx context.Context, name string, kind wasmhost.Kind, wasm []byte) (info Info, swapped bool, err error) {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
 	if err := config.ValidatePluginName(name); err != nil {
 		return Info{}, false, fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "config: "))
 	}
@@ -357,6 +369,8 @@ func (r *Registry) retire(v *version) bool {
 // Delete removes every stored version of name. It fails with ErrInUse while a topic or
 // a group uses the plugin.
 func (r *Registry) Delete(ctx context.Context, name string) error {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
 	r.changeMu.Lock()
 	defer r.changeMu.Unlock()
 	r.mu.Lock()
@@ -440,6 +454,8 @@ func (r *Registry) List() []Info {
 
 // Module returns the stored module of name at version (0: the current one).
 func (r *Registry) Module(ctx context.Context, name string, version int) ([]byte, Info, error) {
+	ctx, cancel := storeCtx(ctx)
+	defer cancel()
 	info, err := r.Get(name)
 	if err != nil {
 		return nil, Info{}, err

@@ -46,8 +46,12 @@ func open(t *testing.T, dir string, host wasmhost.Config) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, dir: dir, store: st, users: map[string][]string{}}
-	// Compiling a Go guest takes seconds (more under -race); share compilations.
+	// Compiling a Go guest takes seconds (more under -race); share compilations. Starting
+	// an instance counts against the call timeout: be generous on a loaded machine.
 	host.CacheDir = wasmbuildtest.CompileCache(t)
+	if host.CallTimeout == 0 {
+		host.CallTimeout = 30 * time.Second
+	}
 	e.reg, err = registry.Open(ctx, registry.Options{
 		JetStream: st.JetStream(),
 		Host:      host,
