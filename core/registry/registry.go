@@ -219,6 +219,7 @@ func (r *Registry) loadAll(ctx context.Context) error {
 		info := infoOf(name, objs[0])
 		info.Versions = versionsOf(objs)
 		e := &entry{info: info}
+		t0 := time.Now()
 		p, err := r.loadStored(ctx, name, info)
 		if err != nil {
 			e.err = err
@@ -227,7 +228,8 @@ func (r *Registry) loadAll(ctx context.Context) error {
 				"plugin", name, "version", info.Version, "err", err)
 		} else {
 			e.cur = &version{plugin: p}
-			r.log.Info("plugin loaded", "plugin", name, "kind", info.Kind, "version", info.Version)
+			r.log.Info("plugin loaded", "plugin", name, "kind", info.Kind, "version", info.Version,
+				"took", time.Since(t0).Round(time.Millisecond))
 		}
 		r.entries[name] = e
 	}
