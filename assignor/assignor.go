@@ -26,6 +26,7 @@ type Member struct {
 
 // GroupSpec is the whole input of an assignment.
 type GroupSpec struct {
+	Group      string // group id (informational: built-ins ignore it; Wasm assignors see it)
 	Members    []Member
 	Partitions map[string]int32 // topic → partition count; absent or ≤ 0 means the topic does not exist
 }

@@ -55,6 +55,9 @@ func Sticky() Partitioner { return &sticky{last: make(map[string]int32)} }
 
 func (*sticky) Name() string { return NameSticky }
 
+// Deterministic: keyed records are placed by their key (murmur2).
+func (*sticky) Deterministic(r Record) bool { return r.Key != nil }
+
 func (s *sticky) Partition(topic string, n int32, recs []Record, out []int32) error {
 	if err := check(n, recs, out); err != nil {
 		return err
@@ -103,6 +106,9 @@ type consistentRandom struct{}
 func ConsistentRandom() Partitioner { return consistentRandom{} }
 
 func (consistentRandom) Name() string { return NameConsistentRandom }
+
+// Deterministic: records with a non-empty key are placed by crc32 of the key.
+func (consistentRandom) Deterministic(r Record) bool { return len(r.Key) > 0 }
 
 func (consistentRandom) Partition(_ string, n int32, recs []Record, out []int32) error {
 	if err := check(n, recs, out); err != nil {

@@ -54,6 +54,9 @@ func Murmur2() Partitioner { return murmur2{} }
 
 func (murmur2) Name() string { return NameMurmur2 }
 
+// Deterministic: keyed records are placed by their key.
+func (murmur2) Deterministic(r Record) bool { return r.Key != nil }
+
 func (murmur2) Partition(_ string, n int32, recs []Record, out []int32) error {
 	if err := check(n, recs, out); err != nil {
 		return err

@@ -13,9 +13,22 @@ type Header struct {
 
 // Record is the part of a produced record a partitioner may look at. A nil Key
 // means "no key" (Java's null key); a non-nil empty Key is a key of zero bytes.
+// Timestamp (ms since the Unix epoch, 0 if unknown) is passed to Wasm partitioners;
+// the built-ins ignore it.
 type Record struct {
 	Key, Value []byte
 	Headers    []Header
+	Timestamp  int64
+}
+
+// Deterministic is implemented by strategies that place some records by their content
+// alone, so that a partition can be checked after the fact (topic config
+// partitioner.enforce): Deterministic reports whether r is such a record. murmur2 and
+// sticky place keyed records by key, consistent-random records with a non-empty key, and
+// a Wasm partitioner every record (its plugin must be a pure function of the record);
+// round-robin places nothing by content and does not implement it.
+type Deterministic interface {
+	Deterministic(r Record) bool
 }
 
 // Partitioner picks partitions for records. Implementations are safe for

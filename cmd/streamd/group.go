@@ -33,7 +33,7 @@ func newGroupCmd(g *globals) *cobra.Command {
 	var adminURL string
 	describe := &cobra.Command{
 		Use:   "describe GROUP [--admin URL]",
-		Short: "Show a group's state, protocol, assignor (and which strategy produced the assignment), members and per-partition offsets and lag",
+		Short: "Show a group's state, protocol, assignor (and which strategy produced the assignment, or why the broker refused one), members and per-partition offsets and lag",
 		Args:  args(1, 1),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			e, err := env(cmd)
@@ -43,11 +43,11 @@ func newGroupCmd(g *globals) *cobra.Command {
 			return cli.DescribeGroup(cmd.Context(), e, a[0], adminURL)
 		},
 	}
-	describe.Flags().StringVar(&adminURL, "admin", cli.DefaultAdminURL, "streamd admin HTTP listener asked which strategy produced a classic group's assignment (empty: skip)")
+	describe.Flags().StringVar(&adminURL, "admin", cli.DefaultAdminURL, "streamd admin HTTP listener asked which strategy produced a classic group's assignment and for the assignor's last error (empty: skip)")
 
 	setAssignor := &cobra.Command{
 		Use:   "set-assignor GROUP NAME",
-		Short: "Let the broker assign partitions with NAME (range, roundrobin, sticky, cooperative-sticky, uniform; none: the leader member assigns)",
+		Short: "Let the broker assign partitions with NAME (range, roundrobin, sticky, cooperative-sticky, uniform, wasm:PLUGIN; none: the leader member assigns)",
 		Args:  args(2, 2),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			e, err := env(cmd)

@@ -97,6 +97,7 @@ func newRootCmd() *cobra.Command {
 		newProduceCmd(g),
 		newConsumeCmd(g),
 		newBenchCmd(g),
+		newPluginCmd(),
 	)
 	return root
 }

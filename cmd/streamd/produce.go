@@ -35,7 +35,8 @@ func newProduceCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.KeySeparator, "key-separator", "", "split each line into key and value at the first SEP")
 	f.StringArrayVarP(&o.Headers, "header", "H", nil, "record header key=value (repeatable)")
 	f.StringVar(&o.Acks, "acks", "all", "required acks: all, 1 or 0")
-	f.Int32Var(&o.Partition, "partition", -1, "target partition (-1: the default partitioner)")
+	f.Int32Var(&o.Partition, "partition", -1, "target partition (-1: the topic's partitioner)")
+	f.StringVar(&o.Admin, "admin", cli.DefaultAdminURL, "streamd admin HTTP listener to download the topic's Wasm partitioner from")
 	f.StringVar(&o.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
 	f.DurationVar(&timeout, "timeout", cli.DefaultTimeout, "how long to wait for the broker and for each record's delivery")
 	return c

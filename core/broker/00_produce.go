@@ -1,7 +1,8 @@
 package broker
 
 // Produce, versions 3-13 (record batch v2 only; topics by id from v13). Each partition's record set must be
-// exactly one v2 batch; it is validated (core/batch), given its offsets and leader
+// exactly one v2 batch; it is validated (core/batch), checked against the topic's
+// partitioner when partitioner.enforce is set (enforce.go), given its offsets and leader
 // epoch, and appended. acks=1 and acks=all are answered once the batch is durable
 // (fsynced, by group commit) unless log.flush.before.ack is false; acks=0 gets no
 // response.
@@ -63,7 +64,7 @@ func handleProduce(b *Broker, c *wire.Conn, kreq kmsg.Request) wire.Reply {
 				setProduceErr(req.Version, sp, topicErr)
 				continue
 			}
-			p, last, err := b.appendRecords(t, rp.Partition, rp.Records, req.Acks, now)
+			p, last, err := b.appendRecords(t, rp.Partition, rp.Records, req.Acks, now, t.settings.PartitionerEnforce)
 			if err != nil {
 				setProduceErr(req.Version, sp, err)
 				b.metrics.produceErrors.Inc()
@@ -134,8 +135,9 @@ func failProduce(req *kmsg.ProduceRequest, code int16) *kmsg.ProduceResponse {
 
 type appendResult struct{ base, last int64 }
 
-// appendRecords validates one partition's record set and appends it.
-func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16, now time.Time) (*partition, appendResult, error) {
+// appendRecords validates one partition's record set and appends it; with enforce, its
+// records must belong to part by the topic's partitioner (partitioner.enforce).
+func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16, now time.Time, enforce bool) (*partition, appendResult, error) {
 	if part < 0 || int(part) >= len(t.parts) {
 		return nil, appendResult{}, kafkaErr(kerr.UnknownTopicOrPartition, "topic %q has %d partitions, no partition %d", t.meta.Name, len(t.parts), part)
 	}
@@ -159,6 +161,11 @@ func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16,
 	})
 	if err != nil {
 		return p, appendResult{}, batchErr(err)
+	}
+	if enforce {
+		if err := b.checkPlacement(t, part, bb); err != nil {
+			return p, appendResult{}, err
+		}
 	}
 	if s.TimestampType == "LogAppendTime" {
 		batch.SetLogAppendTime(bb, now.UnixMilli())

@@ -11,7 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// startAdmin starts the admin HTTP listener (admin.listen): /metrics and /health.
+// startAdmin starts the admin HTTP listener (admin.listen): /metrics, /health, the topic
+// and group views, HTTP produce (admin_produce.go) and the plugin API (admin_plugins.go).
 // An empty admin.listen disables it.
 func (b *Broker) startAdmin() error {
 	addr := b.cfg.Admin.Listen
@@ -32,7 +33,9 @@ func (b *Broker) startAdmin() error {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /v1/topics/{name}", b.handleAdminTopic)
+	mux.HandleFunc("POST /v1/topics/{name}/records", b.handleProduceRecords)
 	mux.HandleFunc("GET /v1/groups/{name}", b.handleAdminGroup)
+	b.registerPluginRoutes(mux)
 	// Profiling for operators (the admin listener binds to loopback by default).
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

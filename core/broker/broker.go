@@ -23,8 +23,10 @@ import (
 	"github.com/streamd/streamd/core/config"
 	"github.com/streamd/streamd/core/group"
 	"github.com/streamd/streamd/core/meta"
+	"github.com/streamd/streamd/core/registry"
 	"github.com/streamd/streamd/core/storage"
 	"github.com/streamd/streamd/core/wire"
+	"github.com/streamd/streamd/partitioner"
 )
 
 // ErrClosed is returned by operations on a broker that has shut down.
@@ -65,6 +67,9 @@ type Broker struct {
 	pids    *producerIDs
 	groups  *group.Coordinator // consumer groups (groups.go)
 	cleaner *cleanerMetrics    // log cleaner state; set in Start before the admin listener, nil if disabled
+	plugins *registry.Registry // uploaded Wasm plugins (plugins.go); nil without JetStream
+
+	pluginMetrics *pluginMetrics
 
 	serveDone chan struct{}
 	bg        sync.WaitGroup
@@ -75,6 +80,7 @@ type topic struct {
 	meta     meta.Topic
 	settings config.TopicSettings
 	parts    []*partition
+	part     partitioner.Partitioner // settings.Partitioner (plugins.go)
 }
 
 type partition struct {
@@ -138,9 +144,15 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.meta = ms
 	}
 	b.flusher = storage.NewFlusher(b.log.With("component", "flusher"))
+	if err := b.startPlugins(ctx); err != nil { // before topics and groups: they use plugins
+		b.flusher.Close()
+		b.meta.Close()
+		return err
+	}
 	if err := b.loadTopics(ctx); err != nil {
 		b.closeLogs()
 		b.flusher.Close()
+		b.stopPlugins()
 		b.meta.Close()
 		return err
 	}
@@ -148,6 +160,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err != nil {
 		b.closeLogs()
 		b.flusher.Close()
+		b.stopPlugins()
 		b.meta.Close()
 		return fmt.Errorf("broker: listen %s: %w", b.cfg.ListenAddr(), err)
 	}
@@ -155,6 +168,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		ln.Close()
 		b.closeLogs()
 		b.flusher.Close()
+		b.stopPlugins()
 		b.meta.Close()
 		return err
 	}
@@ -240,6 +254,7 @@ func (b *Broker) Shutdown(ctx context.Context) error {
 	}
 	b.bg.Wait()
 	b.stopGroups()
+	errs = append(errs, b.stopPlugins())
 	errs = append(errs, b.closeLogs())
 	if b.flusher != nil {
 		errs = append(errs, b.flusher.Close())

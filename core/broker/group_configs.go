@@ -2,7 +2,8 @@ package broker
 
 // Group configs (resource type GROUP, 32): only group.assignor, the broker-owned
 // assignment strategy of one group (range | roundrobin | sticky | cooperative-sticky |
-// uniform; unset = the leader member assigns, Kafka's classic behaviour). Set through
+// uniform | wasm:NAME, an uploaded assignor plugin; unset = the leader member assigns,
+// Kafka's classic behaviour). Set through
 // IncrementalAlterConfigs (SET, DELETE) or AlterConfigs (the given set replaces the
 // group's configs), read through DescribeConfigs (source GROUP_CONFIG when set,
 // DEFAULT_CONFIG with a null value when not, STATIC_BROKER_CONFIG with the broker's
@@ -21,6 +22,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamd/streamd/core/wasmhost"
 )
 
 const (
@@ -141,7 +144,9 @@ func (b *Broker) setGroupConfigs(_ context.Context, name string, apply func(cur 
 	if validateOnly {
 		return nil
 	}
-	return b.groups.SetAssignor(name, value)
+	return b.attachPlugin(groupAssignorConfig, value, wasmhost.KindAssignor, func() error {
+		return b.groups.SetAssignor(name, value)
+	})
 }
 
 // incrementalGroupConfigs applies IncrementalAlterConfigs ops to a group's configs.
@@ -181,7 +186,7 @@ func (b *Broker) describeGroupConfigs(name string, names []string, docs bool) []
 		c.Value, c.Source, c.IsDefault = &a, kmsg.ConfigSourceGroupConfig, false
 	}
 	if docs {
-		c.Documentation = ptrStr("Broker-owned partition assignment strategy of the group: range, roundrobin, sticky, cooperative-sticky, uniform or wasm:NAME; unset: the broker's group.assignor, else the group leader assigns (KIP-848 members choose).")
+		c.Documentation = ptrStr("Broker-owned partition assignment strategy of the group: range, roundrobin, sticky, cooperative-sticky, uniform or wasm:NAME (an uploaded assignor plugin); unset: the broker's group.assignor, else the group leader assigns (KIP-848 members choose).")
 	}
 	return []kmsg.DescribeConfigsResponseResourceConfig{c}
 }

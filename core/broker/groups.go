@@ -39,6 +39,7 @@ func (b *Broker) startGroups() error {
 		InitialRebalanceDelay: time.Duration(b.cfg.GroupInitialRebalanceDelayMs) * time.Millisecond,
 		MaxSize:               int(b.cfg.GroupMaxSize),
 		Partitions:            b.partitionCount,
+		Lookup:                b.lookupAssignor,
 		SaveAssignors:         b.saveGroupConfigs,
 		DefaultAssignor:       b.cfg.GroupAssignor,
 		Logger:                b.log,

@@ -19,6 +19,7 @@ import (
 	"github.com/streamd/streamd/core/config"
 	"github.com/streamd/streamd/core/meta"
 	"github.com/streamd/streamd/core/storage"
+	"github.com/streamd/streamd/core/wasmhost"
 )
 
 // kafkaError is an error with the Kafka error code a response should carry.
@@ -112,7 +113,7 @@ func (b *Broker) openTopic(mt meta.Topic, from int) (*topic, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: topic %q configs: %w", mt.Name, err)
 	}
-	t := &topic{meta: mt, settings: settings}
+	t := &topic{meta: mt, settings: settings, part: b.newPartitioner(settings.Partitioner)}
 	for i := from; i < len(mt.Partitions); i++ {
 		p, err := b.openPartition(t, int32(i))
 		if err != nil {
@@ -252,11 +253,22 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 			return nil, kafkaErr(kerr.InvalidConfig, "%v", err)
 		}
 	}
-	if _, err := b.cfg.ResolveTopic(configs); err != nil {
+	settings, err := b.cfg.ResolveTopic(configs)
+	if err != nil {
 		return nil, kafkaErr(kerr.InvalidConfig, "%v", err)
 	}
 	b.adminMu.Lock()
 	defer b.adminMu.Unlock()
+	var t *topic
+	err = b.attachPlugin("partitioner", settings.Partitioner, wasmhost.KindPartitioner, func() error {
+		t, err = b.createTopicLocked(ctx, name, partitions, configs, validateOnly)
+		return err
+	})
+	return t, err
+}
+
+// createTopicLocked is createTopic once the request is validated (b.adminMu held).
+func (b *Broker) createTopicLocked(ctx context.Context, name string, partitions int32, configs map[string]string, validateOnly bool) (*topic, error) {
 	if b.lookup(name) != nil {
 		return nil, kafkaErr(kerr.TopicAlreadyExists, "topic %q already exists", name)
 	}
@@ -276,7 +288,7 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	mt.ID = meta.NewTopicID()
 	if validateOnly {
 		s, _ := b.cfg.ResolveTopic(configs)
-		return &topic{meta: mt, settings: s}, nil
+		return &topic{meta: mt, settings: s, part: b.newPartitioner(s.Partitioner)}, nil
 	}
 	if err := b.checkOpen(); err != nil {
 		return nil, err
@@ -393,7 +405,7 @@ func (b *Broker) createPartitions(ctx context.Context, name string, count int32,
 	}
 	mt := t.meta
 	mt.Partitions = append(append([]meta.PartitionMeta(nil), t.meta.Partitions...), make([]meta.PartitionMeta, count-cur)...)
-	nt := &topic{meta: mt, settings: t.settings, parts: append([]*partition(nil), t.parts...)}
+	nt := &topic{meta: mt, settings: t.settings, parts: append([]*partition(nil), t.parts...), part: t.part}
 	var opened []*partition
 	for i := cur; i < count; i++ {
 		p, err := b.openPartition(nt, i)
@@ -443,15 +455,26 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, change func(c
 	if err != nil {
 		return kafkaErr(kerr.InvalidConfig, "%v", err)
 	}
-	if validateOnly {
-		return nil
-	}
+	return b.attachPlugin("partitioner", settings.Partitioner, wasmhost.KindPartitioner, func() error {
+		if validateOnly {
+			return nil
+		}
+		return b.applyTopicConfigs(ctx, t, configs, settings)
+	})
+}
+
+// applyTopicConfigs writes and installs a topic's new configs (b.adminMu held).
+func (b *Broker) applyTopicConfigs(ctx context.Context, t *topic, configs map[string]string, settings config.TopicSettings) error {
+	name := t.meta.Name
 	mt := t.meta
 	mt.Configs = maps.Clone(configs)
 	if err := b.meta.PutTopic(ctx, mt); err != nil {
 		return kafkaErr(kerr.KafkaStorageError, "writing topic metadata: %v", err)
 	}
-	nt := &topic{meta: mt, settings: settings, parts: t.parts}
+	nt := &topic{meta: mt, settings: settings, parts: t.parts, part: t.part}
+	if settings.Partitioner != t.settings.Partitioner {
+		nt.part = b.newPartitioner(settings.Partitioner)
+	}
 	for _, p := range t.parts {
 		p.log.SetOptions(b.storageOptions(settings))
 	}

@@ -4,7 +4,8 @@ package cli
 //
 // "group list" prints a table GROUP, STATE, TYPE (protocol type), KIND (classic, or
 // consumer for KIP-848 groups) sorted by name.
-// "group describe": see group_describe.go.
+// "group describe": see group_describe.go (an "Assign error:" line when the broker
+// refused the last assignment of its group.assignor, from a streamd admin listener).
 // "group reset-offsets" prints a table TOPIC, PARTITION, OFFSET of the new offsets.
 
 import (

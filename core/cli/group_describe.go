@@ -5,7 +5,9 @@ package cli
 // Classic groups: Group:, State:, Protocol: (type/name), Assignor: (the group's
 // group.assignor, "-" when the leader member assigns), Assigned by: (what computed the
 // current assignment, asked from the streamd admin listener: a strategy, "leader" for the
-// leader member, "-" while the group has none; left out without the listener); members
+// leader member, "-" while the group has none; left out without the listener), Assign
+// error: (why the broker refused the last assignment of its group.assignor, when it did;
+// the members kept their previous assignment); members
 // MEMBER, CLIENT-ID, HOST, INSTANCE-ID, ASSIGNMENT (topic:p,p;topic:p).
 //
 // KIP-848 consumer groups (asked first, with ConsumerGroupDescribe): Group:, State:,
@@ -86,8 +88,9 @@ func DescribeGroup(ctx context.Context, env Env, name, adminURL string) error {
 			{"Protocol:", dash(g.ProtocolType) + "/" + dash(g.Protocol)}, {"Assignor:", dash(strategy)}}
 		if adminURL != "" {
 			var ag struct {
-				State      string `json:"state"`
-				AssignedBy string `json:"assigned_by"`
+				State       string `json:"state"`
+				AssignedBy  string `json:"assigned_by"`
+				AssignError string `json:"assign_error"`
 			}
 			if err := adminGet(ctx, adminURL, "/v1/groups/"+url.PathEscape(name), env.timeout(), &ag); err != nil {
 				fmt.Fprintf(env.Stderr, "note: no \"Assigned by\" line: %v\n", err)
@@ -97,6 +100,9 @@ func DescribeGroup(ctx context.Context, env Env, name, adminURL string) error {
 					by = "leader"
 				}
 				header = append(header, [2]string{"Assigned by:", dash(by)})
+				if ag.AssignError != "" {
+					header = append(header, [2]string{"Assign error:", ag.AssignError + " (members kept their previous assignment)"})
+				}
 			}
 		}
 		return printGroup(ctx, env.Stdout, adm, name, header, "MEMBER\tCLIENT-ID\tHOST\tINSTANCE-ID\tASSIGNMENT", members, owner)

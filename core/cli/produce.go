@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +18,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamd/streamd/core/wasmhost"
+	"github.com/streamd/streamd/partitioner"
 )
 
 // ProduceOptions configures Produce. The zero value of every field but Topic
@@ -24,8 +32,14 @@ type ProduceOptions struct {
 	KeySeparator string   // split each line into key and value at the first separator
 	Headers      []string // "key=value" headers added to every record
 	Acks         string   // "all" (default), "1" or "0"
-	Partition    int32    // target partition; -1 for kgo's default partitioner
+	Partition    int32    // target partition; -1 for the topic's partitioner (see below)
 	Compression  string   // "none" (default), "gzip", "snappy", "lz4" or "zstd"
+	// Admin is the streamd admin listener to download the topic's Wasm partitioner from
+	// (default DefaultAdminURL). Without Partition, records are placed by the topic's
+	// partitioner config when the broker reports one that is set (a built-in, or
+	// wasm:NAME run inside this producer), else by kgo's default (murmur2 for keys, as
+	// the Java client).
+	Admin string
 }
 
 // ParseAcks maps "all" (or "-1"), "1" and "0" to Kafka's acks values -1, 1
@@ -95,8 +109,11 @@ func Produce(ctx context.Context, env Env, o ProduceOptions) error {
 	case 0:
 		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
 	}
+	lazy := &lazyPartitioner{inner: kgo.StickyKeyPartitioner(nil)}
 	if o.Partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	} else {
+		opts = append(opts, kgo.RecordPartitioner(lazy))
 	}
 
 	cctx, cancel := context.WithTimeout(ctx, env.timeout())
@@ -106,8 +123,20 @@ func Produce(ctx context.Context, env Env, o ProduceOptions) error {
 		return err
 	}
 	defer cl.Close()
-	if err := checkTopic(cctx, env, kadm.NewClient(cl), o.Topic, o.Partition); err != nil {
+	adm := kadm.NewClient(cl)
+	if err := checkTopic(cctx, env, adm, o.Topic, o.Partition); err != nil {
 		return err
+	}
+	var kp *partitioner.Kgo
+	if o.Partition < 0 {
+		var release func()
+		if kp, release, err = topicPartitioner(cctx, env, adm, o); err != nil {
+			return err
+		}
+		defer release()
+		if kp != nil {
+			lazy.inner = kp
+		}
 	}
 
 	var (
@@ -124,7 +153,11 @@ func Produce(ctx context.Context, env Env, o ProduceOptions) error {
 		failMu.Lock()
 		defer failMu.Unlock()
 		if failure == nil {
-			failure = fmt.Errorf("produce to topic %q partition %d: %v", r.Topic, r.Partition, err)
+			if kp != nil && kp.Err() != nil {
+				failure = fmt.Errorf("produce to topic %q: the topic's partitioner failed: %v", r.Topic, kp.Err())
+			} else {
+				failure = fmt.Errorf("produce to topic %q partition %d: %v", r.Topic, r.Partition, err)
+			}
 			close(failed)
 		}
 	}
@@ -245,4 +278,65 @@ func readLines(r io.Reader) (<-chan line, chan<- struct{}) {
 		}
 	}()
 	return out, stop
+}
+
+// lazyPartitioner delegates to inner, which Produce may replace before the first record.
+type lazyPartitioner struct{ inner kgo.Partitioner }
+
+func (l *lazyPartitioner) ForTopic(t string) kgo.TopicPartitioner { return l.inner.ForTopic(t) }
+
+// topicPartitioner returns the kgo partitioner for the topic's partitioner config when
+// the broker reports it as set on the topic (nil: keep kgo's default), and a function
+// releasing what it loaded. A wasm:NAME partitioner is downloaded from o.Admin and runs
+// in this process.
+func topicPartitioner(ctx context.Context, env Env, adm *kadm.Client, o ProduceOptions) (*partitioner.Kgo, func(), error) {
+	none := func() {}
+	rcs, err := adm.DescribeTopicConfigs(ctx, o.Topic)
+	if err != nil {
+		return nil, none, nil // not a streamd broker, or configs unreadable: the default
+	}
+	rc, err := rcs.On(o.Topic, nil)
+	if err != nil || rc.Err != nil {
+		return nil, none, nil
+	}
+	strategy := ""
+	for _, c := range rc.Configs {
+		if c.Key == "partitioner" && c.Source == kmsg.ConfigSourceDynamicTopicConfig && c.Value != nil {
+			strategy = *c.Value
+		}
+	}
+	if strategy == "" {
+		return nil, none, nil
+	}
+	if name, ok := strings.CutPrefix(strategy, partitioner.PluginPrefix); ok {
+		admin := o.Admin
+		if admin == "" {
+			admin = DefaultAdminURL
+		}
+		remote, err := partitioner.FetchWasm(ctx, admin, name, wasmhost.Config{CacheDir: pluginCacheDir(), CallTimeout: 10 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, none, fmt.Errorf("topic %q uses partitioner %s: %s (see --admin)", o.Topic, strategy, strings.TrimPrefix(err.Error(), "partitioner: "))
+		}
+		return partitioner.NewKgo(remote), func() { remote.Close() }, nil
+	}
+	p, ok := partitioner.ByName(strategy)
+	if !ok {
+		return nil, none, fmt.Errorf("topic %q uses partitioner %q, which this client does not know", o.Topic, strategy)
+	}
+	return partitioner.NewKgo(p), none, nil
+}
+
+// pluginCacheDir is where the CLI keeps compiled plugins ($XDG_CACHE_HOME or ~/.cache,
+// then streamd/plugin-cache), so that producing with a Wasm partitioner compiles it once;
+// "" (no cache) when there is no usable cache directory.
+func pluginCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(base, "streamd", "plugin-cache")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ""
+	}
+	return dir
 }

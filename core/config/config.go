@@ -15,6 +15,8 @@
 //
 //	[metadata]   nats_url, store_dir, kv_bucket, listen   (cluster metadata in NATS JetStream KV)
 //	[admin]      listen                                   (HTTP: /metrics and /health)
+//	[plugins]    bucket, max_module_bytes, memory_limit_bytes, call_timeout_ms, pool_size
+//	                                                      (Wasm plugin registry and host)
 //
 // A setting missing from the file keeps its default ([Default]); the config.toml at the
 // repository root lists every setting with its default and a one-line comment, and
@@ -131,6 +133,7 @@ type Config struct {
 
 	Metadata MetadataConfig `toml:"metadata"`
 	Admin    AdminConfig    `toml:"admin"`
+	Plugins  PluginsConfig  `toml:"plugins"`
 
 	// fileKeys lists the keys the loaded file set, each followed by "\n" ("" for
 	// Default()). A string keeps Config comparable with ==.
@@ -156,6 +159,22 @@ type MetadataConfig struct {
 type AdminConfig struct {
 	// Listen is the HTTP host:port; "" disables the admin listener.
 	Listen string `toml:"listen"`
+}
+
+// PluginsConfig is the [plugins] table: the registry of uploaded Wasm plugins (kept in a
+// NATS JetStream object store beside the metadata) and the limits of the sandbox they
+// run in. Compiled code is cached under <log.dirs>/plugin-cache.
+type PluginsConfig struct {
+	// Bucket is the object store bucket holding the modules ([A-Za-z0-9_-]+).
+	Bucket string `toml:"bucket"`
+	// MaxModuleBytes rejects larger uploads.
+	MaxModuleBytes int64 `toml:"max_module_bytes"`
+	// MemoryLimitBytes caps each plugin instance's linear memory.
+	MemoryLimitBytes int64 `toml:"memory_limit_bytes"`
+	// CallTimeoutMs bounds each call into a plugin (one batch of records).
+	CallTimeoutMs int64 `toml:"call_timeout_ms"`
+	// PoolSize is the number of instances per plugin, i.e. of concurrent calls.
+	PoolSize int32 `toml:"pool_size"`
 }
 
 // Default returns the default configuration. It equals what the config.toml at the
@@ -236,6 +255,13 @@ func Default() Config {
 			Listen:   "",
 		},
 		Admin: AdminConfig{Listen: "127.0.0.1:9644"},
+		Plugins: PluginsConfig{
+			Bucket:           "streamd_plugins",
+			MaxModuleBytes:   32 << 20,
+			MemoryLimitBytes: 64 << 20,
+			CallTimeoutMs:    1000,
+			PoolSize:         4,
+		},
 	}
 }
 

@@ -105,9 +105,11 @@ func (c Config) TopicConfigs(overrides map[string]string) []ConfigEntry {
 					Source: int8(kmsg.ConfigSourceStaticBrokerConfig)})
 			}
 		}
-		last := settingByKey[d.Synonyms[len(d.Synonyms)-1]]
-		if v, null := settingValue(last, dv); !null {
-			e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: last.key, Value: v, Source: int8(kmsg.ConfigSourceDefaultConfig)})
+		if len(d.Synonyms) > 0 {
+			last := settingByKey[d.Synonyms[len(d.Synonyms)-1]]
+			if v, null := settingValue(last, dv); !null {
+				e.Synonyms = append(e.Synonyms, ConfigSynonym{Name: last.key, Value: v, Source: int8(kmsg.ConfigSourceDefaultConfig)})
+			}
 		}
 		out = append(out, e)
 	}

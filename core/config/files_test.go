@@ -133,8 +133,12 @@ func docsTopicTable() string {
 		if valid != "" {
 			valid = "`" + valid + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | `%s` | %s | %s |\n",
-			d.Name, d.Type, v, strings.Join(d.Synonyms, "` > `"), valid, mdEscape(d.Doc))
+		from := "-"
+		if len(d.Synonyms) > 0 {
+			from = "`" + strings.Join(d.Synonyms, "` > `") + "`"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s | %s | %s |\n",
+			d.Name, d.Type, v, from, valid, mdEscape(d.Doc))
 	}
 	return b.String()
 }

@@ -12,7 +12,7 @@ const tomlHeader = `# streamd broker configuration.
 #
 # Every setting is listed with its default value. Keys are Apache Kafka's setting names;
 # they contain dots, so they are quoted. Delete a line to keep the default. Settings
-# Kafka does not have are in the [metadata] and [admin] tables at the end.
+# Kafka does not have are in the [metadata], [admin] and [plugins] tables at the end.
 # Reference: docs/config.md.
 `
 

@@ -40,6 +40,12 @@ type TopicSettings struct {
 	CompressionType       string // uncompressed, zstd, lz4, snappy, gzip or producer
 
 	FlushMessages, FlushMs int64
+
+	// Partitioner is the topic's partitioning strategy: a built-in name or "wasm:NAME".
+	Partitioner string
+	// PartitionerEnforce rejects Kafka produces whose records do not belong to the
+	// partition they were sent to.
+	PartitionerEnforce bool
 }
 
 // ResolveTopic computes a topic's effective settings from the broker defaults and the
@@ -104,6 +110,8 @@ func (c Config) ResolveTopic(overrides map[string]string) (TopicSettings, error)
 		CompressionType:        v["compression.type"].(string),
 		FlushMessages:          v["flush.messages"].(int64),
 		FlushMs:                v["flush.ms"].(int64),
+		Partitioner:            v["partitioner"].(string),
+		PartitionerEnforce:     v["partitioner.enforce"].(bool),
 	}
 	if ts.MinCompactionLagMs > ts.MaxCompactionLagMs {
 		name := "min.compaction.lag.ms"
@@ -113,6 +121,10 @@ func (c Config) ResolveTopic(overrides map[string]string) (TopicSettings, error)
 		return TopicSettings{}, &TopicConfigError{Name: name, Value: overrides[name],
 			Problem: fmt.Sprintf("min.compaction.lag.ms (%d) must not be greater than max.compaction.lag.ms (%d)",
 				ts.MinCompactionLagMs, ts.MaxCompactionLagMs)}
+	}
+	if ts.PartitionerEnforce && ts.Partitioner == "round-robin" {
+		return TopicSettings{}, &TopicConfigError{Name: "partitioner.enforce", Value: overrides["partitioner.enforce"],
+			Problem: "cannot be true with partitioner round-robin, which ignores the record's content"}
 	}
 	return ts, nil
 }

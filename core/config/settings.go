@@ -167,6 +167,17 @@ var settings = []*setting{
 
 	{key: "admin.listen", group: "Admin HTTP endpoint", check: checkHostPort,
 		doc: `host:port serving /metrics (Prometheus) and /health; "" = disabled.`},
+
+	{key: "plugins.bucket", group: "Wasm plugins (registry in a NATS JetStream object store)", check: checkBucket,
+		doc: `Object store bucket that holds uploaded plugin modules and their versions.`},
+	{key: "plugins.max_module_bytes", check: atLeast(1024),
+		doc: `Largest plugin module accepted at upload.`},
+	{key: "plugins.memory_limit_bytes", check: atLeast(4 << 20),
+		doc: `Linear memory limit of each plugin instance (a Go guest needs at least 4 MiB).`},
+	{key: "plugins.call_timeout_ms", check: atLeast(1),
+		doc: `Deadline of each call into a plugin (one batch of records or one assignment).`},
+	{key: "plugins.pool_size", check: atLeast(1),
+		doc: `Instances per plugin, i.e. concurrent calls into one plugin; further callers wait.`},
 }
 
 // crossChecks are the checks that involve two settings; each names the key reported.

@@ -21,7 +21,8 @@ type TopicConfigDef struct {
 	// Valid describes the accepted values the way Kafka's documentation does, e.g.
 	// "[14,...]" or "[delete, compact]".
 	Valid string
-	// BrokerSynonym is the broker setting whose value is the topic's default.
+	// BrokerSynonym is the broker setting whose value is the topic's default; "" for
+	// streamd's own topic configs (partitioner, partitioner.enforce), whose default is fixed.
 	BrokerSynonym string
 	// Synonyms are all broker settings that feed the default, highest precedence first
 	// (retention.ms: log.retention.ms, log.retention.minutes, log.retention.hours).
@@ -60,6 +61,13 @@ type topicDef struct {
 	parse func(string) (any, string)
 	// def derives the default from the broker config; nil = the BrokerSynonym's value.
 	def func(c Config) string
+}
+
+// topicOnly defines a streamd topic config that no broker setting feeds: its default is
+// fixed (source DEFAULT_CONFIG) and it has no synonyms.
+func topicOnly(name, typ, def, valid, doc string, parse func(string) (any, string)) *topicDef {
+	return &topicDef{TopicConfigDef: TopicConfigDef{Name: name, Type: typ, Doc: doc, Valid: valid},
+		parse: parse, def: func(Config) string { return def }}
 }
 
 func tdef(name, typ, brokerKey, valid, doc string, parse func(string) (any, string)) *topicDef {
@@ -104,6 +112,12 @@ var topicDefs = []*topicDef{
 		`Records younger than this are never compacted.`, parseLong(0)),
 	tdef("min.insync.replicas", "INT", "min.insync.replicas", "[1,...]",
 		`Minimum in-sync replicas for an acks=all produce.`, parseInt(1)),
+	topicOnly("partitioner", "STRING", DefaultPartitioner, "[murmur2, round-robin, sticky, consistent-random, wasm:NAME]",
+		`Strategy for records whose partition the broker or streamd's clients pick (HTTP produce, streamd produce without --partition); wasm:NAME is an uploaded partitioner plugin.`,
+		parsePartitioner),
+	topicOnly("partitioner.enforce", "BOOLEAN", "false", "",
+		`Reject (INVALID_RECORD) a Kafka produce whose records do not belong to the partition they were sent to, by the topic's partitioner; keyless records are checked only with wasm:NAME; not allowed with round-robin.`,
+		parseBool),
 	tdef("preallocate", "BOOLEAN", "log.preallocate", "",
 		`Preallocate segment files on creation.`, parseBool),
 	tdef("retention.bytes", "LONG", "log.retention.bytes", "",
@@ -265,6 +279,49 @@ func parseOneOf(vals ...string) func(string) (any, string) {
 		}
 		return nil, fmt.Sprintf("must be one of %s; got %q", strings.Join(vals, ", "), s)
 	}
+}
+
+// DefaultPartitioner is the default of the topic config partitioner.
+const DefaultPartitioner = "murmur2"
+
+// PluginPrefix starts a partitioner or group.assignor value that names an uploaded Wasm
+// plugin ("wasm:NAME").
+const PluginPrefix = "wasm:"
+
+// BuiltinPartitioners are the values of the topic config partitioner that name a
+// built-in strategy (package partitioner).
+var BuiltinPartitioners = []string{"murmur2", "round-robin", "sticky", "consistent-random"}
+
+// ValidatePluginName checks the name of an uploaded plugin: 1 to 64 characters from
+// [A-Za-z0-9._-], starting with a letter or digit.
+func ValidatePluginName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("config: invalid plugin name %q: want 1 to 64 characters", name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return fmt.Errorf("config: invalid plugin name %q: use [A-Za-z0-9._-], starting with a letter or digit", name)
+		}
+	}
+	return nil
+}
+
+// parsePartitioner accepts a built-in partitioner name or wasm:NAME (that the plugin
+// exists and is a partitioner is checked by the broker, which owns the registry).
+func parsePartitioner(s string) (any, string) {
+	t := strings.TrimSpace(s)
+	if slices.Contains(BuiltinPartitioners, t) {
+		return t, ""
+	}
+	if name, ok := strings.CutPrefix(t, PluginPrefix); ok {
+		if err := ValidatePluginName(name); err != nil {
+			return nil, strings.TrimPrefix(err.Error(), "config: ")
+		}
+		return t, ""
+	}
+	return nil, fmt.Sprintf("must be one of %s or wasm:NAME; got %q", strings.Join(BuiltinPartitioners, ", "), s)
 }
 
 // parseCleanupPolicy accepts a comma-separated list of delete and compact and returns

@@ -83,8 +83,8 @@ func TestValidateTopicConfig(t *testing.T) {
 
 func TestTopicConfigDefs(t *testing.T) {
 	defs := TopicConfigDefs()
-	if len(defs) != 24 {
-		t.Errorf("%d topic configs, want 24", len(defs))
+	if len(defs) != 26 {
+		t.Errorf("%d topic configs, want 26", len(defs))
 	}
 	c := Default()
 	for i, d := range defs {
@@ -94,7 +94,7 @@ func TestTopicConfigDefs(t *testing.T) {
 		if _, err := kmsg.ParseConfigType(d.Type); err != nil || d.ConfigType() == kmsg.ConfigTypeUnknown {
 			t.Errorf("%s: type %q", d.Name, d.Type)
 		}
-		if d.Doc == "" || d.BrokerSynonym != d.Synonyms[0] {
+		if d.Doc == "" || d.BrokerSynonym == "" && len(d.Synonyms) != 0 || d.BrokerSynonym != "" && d.BrokerSynonym != d.Synonyms[0] {
 			t.Errorf("%s: doc %q synonyms %v / %q", d.Name, d.Doc, d.Synonyms, d.BrokerSynonym)
 		}
 		// The broker default is a valid value of the topic config.
@@ -196,6 +196,7 @@ func TestResolveTopicDefaults(t *testing.T) {
 		DeleteRetentionMs: 86400000, MaxCompactionLagMs: math.MaxInt64, MinCleanableDirtyRatio: 0.5,
 		MinInsyncReplicas: 1, CompressionType: "producer",
 		FlushMessages: math.MaxInt64, FlushMs: 1000,
+		Partitioner: "murmur2",
 	}
 	if got != want {
 		t.Errorf("got\n%+v\nwant\n%+v", got, want)
@@ -266,5 +267,34 @@ func TestResolveTopicErrors(t *testing.T) {
 	_, err = Default().ResolveTopic(map[string]string{"min.compaction.lag.ms": "100", "max.compaction.lag.ms": "50"})
 	if err == nil || !strings.Contains(err.Error(), `"min.compaction.lag.ms": min.compaction.lag.ms (100) must not be greater than max.compaction.lag.ms (50)`) {
 		t.Errorf("lag conflict: %v", err)
+	}
+}
+
+func TestPartitionerConfigs(t *testing.T) {
+	for _, tc := range []struct {
+		name, value, problem string
+	}{
+		{"partitioner", "murmur2", ""},
+		{"partitioner", " sticky ", ""},
+		{"partitioner", "wasm:tenant-v2.x", ""},
+		{"partitioner", "wasm:", `invalid plugin name ""`},
+		{"partitioner", "wasm:-x", "starting with a letter or digit"},
+		{"partitioner", "wasm:a/b", "use [A-Za-z0-9._-]"},
+		{"partitioner", "fnv", `or wasm:NAME; got "fnv"`},
+		{"partitioner.enforce", "TRUE", ""},
+		{"partitioner.enforce", "yes", "must be true or false"},
+	} {
+		err := ValidateTopicConfig(tc.name, tc.value)
+		if tc.problem == "" && err != nil || tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+			t.Errorf("%s=%q: %v, want problem %q", tc.name, tc.value, err, tc.problem)
+		}
+	}
+	s, err := Default().ResolveTopic(map[string]string{"partitioner": "wasm:tenant", "partitioner.enforce": "true"})
+	if err != nil || s.Partitioner != "wasm:tenant" || !s.PartitionerEnforce {
+		t.Errorf("resolve: %+v %v", s, err)
+	}
+	_, err = Default().ResolveTopic(map[string]string{"partitioner": "round-robin", "partitioner.enforce": "true"})
+	if err == nil || !strings.Contains(err.Error(), `"partitioner.enforce": cannot be true with partitioner round-robin`) {
+		t.Errorf("round-robin + enforce: %v", err)
 	}
 }

@@ -6,8 +6,11 @@ package group
 // SyncGroup: it decodes every member's kmsg.ConsumerMemberMetadata (topics, owned
 // partitions, generation, rack), runs the strategy from package assignor on the current
 // partition counts (Config.Partitions), checks the result with assignor.Validate and
-// hands each member a kmsg.ConsumerMemberAssignment. If anything fails (undecodable
-// metadata, an invalid plan), the leader's plan is used and a warning logged.
+// hands each member a kmsg.ConsumerMemberAssignment. If anything fails (an unknown or
+// failing strategy such as a broken Wasm plugin, undecodable metadata, an invalid plan),
+// the plan is refused: every member that is still in the group keeps the assignment it
+// had before the rebalance (new members get nothing), the error is logged and kept in
+// Description.AssignError until an assignment succeeds, and nothing else changes.
 //
 // Cooperative clients (the group's selected protocol is "cooperative-sticky") keep their
 // partitions while rejoining, so a partition moving between members is held back for one
@@ -195,7 +198,7 @@ func (c *Coordinator) brokerAssign(g *Group) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := assignor.GroupSpec{Partitions: map[string]int32{}}
+	spec := assignor.GroupSpec{Group: g.name, Partitions: map[string]int32{}}
 	versions := map[string]int16{}
 	for _, id := range g.order {
 		m := g.members[id]
@@ -224,11 +227,14 @@ func (c *Coordinator) brokerAssign(g *Group) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The plan must assign every subscribed partition exactly once; only the built-in
+	// cooperative-sticky withholds partitions itself (its first phase). The hold-back
+	// below only removes partitions.
+	if err := assignor.Validate(spec, plan); err != nil && !(name == cooperativeProtocol && errors.Is(err, assignor.ErrUnassigned)) {
+		return nil, fmt.Errorf("group: %s produced an invalid assignment: %w", name, err)
+	}
 	if cooperative {
 		holdBack(spec, plan)
-	}
-	if err := assignor.Validate(spec, plan); err != nil && !(cooperative && errors.Is(err, assignor.ErrUnassigned)) {
-		return nil, fmt.Errorf("group: %s produced an invalid assignment: %w", name, err)
 	}
 	out := make(map[string][]byte, len(g.members))
 	for _, id := range g.order {
@@ -281,17 +287,20 @@ func encodeAssignment(version int16, tps []assignor.TopicPartition) []byte {
 }
 
 // assignAtSync sets every member's assignment when the leader syncs: the broker's
-// strategy if one is set and succeeds, else the leader's plan.
+// strategy if one is set, else the leader's plan. A failed broker strategy leaves every
+// member with its previous assignment (see the package comment above).
 func (c *Coordinator) assignAtSync(g *Group, leaderPlan map[string][]byte) {
-	g.assignedBy = ""
-	plan := leaderPlan
+	plan, by := leaderPlan, ""
+	g.assignError = ""
 	if name := c.effectiveAssignor(g); name != "" {
 		bp, err := c.brokerAssign(g)
 		if err != nil {
-			c.cfg.Logger.Warn("broker-side assignment failed; using the leader's plan",
+			g.assignError = fmt.Sprintf("%s: %v", name, err)
+			plan, by = g.previousPlan(), g.lastBy
+			c.cfg.Logger.Warn("broker-side assignment refused; members keep their previous assignment",
 				"group", g.name, "assignor", name, "generation", g.generation, "err", err)
 		} else {
-			plan, g.assignedBy = bp, name
+			plan, by = bp, name
 			c.cfg.Logger.Info("group assignment computed by the broker",
 				"group", g.name, "assignor", name, "protocol", g.protocol, "generation", g.generation, "members", len(g.members))
 		}
@@ -299,4 +308,52 @@ func (c *Coordinator) assignAtSync(g *Group, leaderPlan map[string][]byte) {
 	for id, o := range g.members {
 		o.assignment = plan[id]
 	}
+	g.rememberPlan(by)
+}
+
+// rememberPlan keeps the members' current assignments as the plan a refused broker
+// assignment falls back to.
+func (g *Group) rememberPlan(by string) {
+	g.assignedBy, g.lastBy = by, by
+	g.lastPlan = make(map[string][]byte, len(g.members))
+	for id, m := range g.members {
+		if m.assignment != nil {
+			g.lastPlan[id] = m.assignment
+			if m.instanceID != "" {
+				g.lastPlan["instance:"+m.instanceID] = m.assignment
+			}
+		}
+	}
+}
+
+// previousPlan maps each current member to the assignment it had in the last plan (a
+// static member that rejoined under a new member id is found by its instance id); a
+// member without one gets an empty consumer assignment (clients reject empty bytes).
+func (g *Group) previousPlan() map[string][]byte {
+	out := make(map[string][]byte, len(g.members))
+	for id, m := range g.members {
+		if a, ok := g.lastPlan[id]; ok {
+			out[id] = a
+		} else if a, ok := g.lastPlan["instance:"+m.instanceID]; ok && m.instanceID != "" {
+			out[id] = a
+		} else if g.protocolType == ConsumerProtocolType {
+			out[id] = encodeAssignment(0, nil)
+		}
+	}
+	return out
+}
+
+// Rebalance starts a rebalance of a group with members (a no-op otherwise), e.g. after a
+// new version of its Wasm assignor was uploaded. It reports whether one started.
+func (c *Coordinator) Rebalance(group string) bool {
+	g := c.lock(group, false)
+	if g == nil {
+		return false
+	}
+	defer g.mu.Unlock()
+	if len(g.members) == 0 || (g.state != Stable && g.state != CompletingRebalance) {
+		return false
+	}
+	c.prepareRebalance(g, c.now())
+	return true
 }

@@ -2,10 +2,14 @@ package group
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/streamd/streamd/assignor"
 )
 
 // consumerJoin is a join whose metadata is a ConsumerMemberMetadata for topics, owning owned.
@@ -113,5 +117,119 @@ func TestBrokerAssignorHoldsBackForCooperativeClients(t *testing.T) {
 		consumerJoin("cooperative-sticky", nil, "a"))
 	if len(got[0]["a"]) != 2 || len(got[1]["a"]) != 0 {
 		t.Fatalf("first round %v: want the old owner to keep 2 and the newcomer to wait", got)
+	}
+}
+
+// flaky is a strategy whose result the test controls.
+type flaky struct{ mode *string }
+
+func (flaky) Name() string { return "flaky" }
+
+func (f flaky) Assign(spec assignor.GroupSpec) (assignor.Assignment, error) {
+	switch *f.mode {
+	case "fail":
+		return nil, errors.New("plugin trapped")
+	case "empty":
+		return assignor.Assignment{}, nil
+	}
+	return assignor.Range().Assign(spec)
+}
+
+// TestBrokerAssignorRefusedKeepsPreviousAssignment: a failing or invalid broker-side plan
+// is refused; members keep what they had, newcomers get nothing, the error is described
+// until a later assignment succeeds.
+func TestBrokerAssignorRefusedKeepsPreviousAssignment(t *testing.T) {
+	mode := "ok"
+	c := New(Config{MinSessionTimeout: 10 * time.Millisecond, MaxSessionTimeout: time.Minute, Tick: 5 * time.Millisecond,
+		InitialRebalanceDelay: 30 * time.Millisecond, Partitions: func(string) int32 { return 4 },
+		Lookup: func(name string) (assignor.Assignor, error) {
+			if name == "flaky" {
+				return flaky{&mode}, nil
+			}
+			return builtinStrategy(name)
+		}})
+	t.Cleanup(c.Close)
+	if err := c.SetAssignor("g", "flaky"); err != nil {
+		t.Fatal(err)
+	}
+	ids, first := rebalance(t, c, consumerJoin("range", nil, "a"), consumerJoin("range", nil, "a"))
+	if len(first[0]["a"])+len(first[1]["a"]) != 4 {
+		t.Fatalf("first plan %v", first)
+	}
+	// rejoin runs a rebalance of the known members (plus newcomers, whose join starts it)
+	// and returns the assignments in member order, newcomers last.
+	rejoin := func(newcomers ...JoinRequest) []map[string][]int32 {
+		t.Helper()
+		var chs []<-chan JoinResult
+		for _, r := range newcomers {
+			chs = append(chs, join(t, c, r))
+		}
+		if len(newcomers) == 0 && !c.Rebalance("g") {
+			t.Fatal("Rebalance did not start a rebalance")
+		}
+		var old []<-chan JoinResult
+		for _, id := range ids {
+			r := consumerJoin("range", nil, "a")
+			r.MemberID = id
+			old = append(old, join(t, c, r))
+		}
+		var res []JoinResult
+		for _, ch := range append(old, chs...) {
+			res = append(res, wait(t, ch))
+		}
+		syncs := make([]<-chan SyncResult, len(res))
+		for _, leaderFirst := range []bool{true, false} {
+			for i, r := range res {
+				if (r.LeaderID == r.MemberID) != leaderFirst {
+					continue
+				}
+				sr, ch := c.Sync("g", r.Generation, r.MemberID, "", "", "", map[string][]byte{})
+				if ch == nil { // answered at once (the leader has synced)
+					done := make(chan SyncResult, 1)
+					done <- sr
+					ch = done
+				}
+				syncs[i] = ch
+			}
+		}
+		ids = ids[:0]
+		var got []map[string][]int32
+		for i, ch := range syncs {
+			sr := wait(t, ch)
+			if sr.Err != nil {
+				t.Fatal(sr.Err)
+			}
+			ids = append(ids, res[i].MemberID)
+			got = append(got, decodeAssignment(t, sr.Assignment))
+		}
+		return got
+	}
+	for _, m := range []string{"fail", "empty"} {
+		mode = m
+		got := rejoin()
+		if fmt.Sprint(got) != fmt.Sprint(first) {
+			t.Fatalf("mode %s: assignment %v, want the previous %v", m, got, first)
+		}
+		d := c.Describe("g")
+		if d.AssignedBy != "flaky" || !strings.Contains(d.AssignError, "flaky: ") {
+			t.Fatalf("mode %s: description %+v", m, d)
+		}
+	}
+	if d := c.Describe("g"); !strings.Contains(d.AssignError, "flaky produced an invalid assignment: assignor: subscribed partitions left unassigned") {
+		t.Fatalf("empty plan error %q", d.AssignError)
+	}
+	// A newcomer during the outage gets nothing; the others keep theirs.
+	got := rejoin(consumerJoin("range", nil, "a"))
+	if len(got) != 3 || fmt.Sprint(got[:2]) != fmt.Sprint(first) || len(got[2]["a"]) != 0 {
+		t.Fatalf("with a newcomer: %v", got)
+	}
+	mode = "ok"
+	got = rejoin()
+	n := 0
+	for _, a := range got {
+		n += len(a["a"])
+	}
+	if n != 4 || c.Describe("g").AssignError != "" {
+		t.Fatalf("after recovery: %v, error %q", got, c.Describe("g").AssignError)
 	}
 }

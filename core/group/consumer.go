@@ -281,9 +281,7 @@ func (c *Coordinator) heartbeat(g *Group, r *HeartbeatRequest, now time.Time) He
 		c.bumpEpoch(g, cg, "member "+m.id+" joined or changed its subscription")
 	}
 	if cg.epoch > cg.targetEpoch {
-		if err := c.computeTarget(g, cg); err != nil {
-			return fail(err)
-		}
+		c.computeTarget(g, cg)
 	}
 	c.reconcile(g, cg, m, r.Owned, now)
 	m.deadline = now.Add(c.cfg.ConsumerSessionTimeout)

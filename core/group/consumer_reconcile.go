@@ -19,12 +19,11 @@ package group
 // owners (partition → member) is the one map that enforces "at most one owner".
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/streamd/streamd/assignor"
 )
@@ -52,7 +51,7 @@ func (c *Coordinator) targetStrategy(g *Group, cg *consumerGroup) string {
 }
 
 // computeTarget computes a new target assignment at the group epoch.
-func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) error {
+func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) {
 	name := c.targetStrategy(g, cg)
 	spec := assignor.GroupSpec{Partitions: map[string]int32{}}
 	ids := make([]string, 0, len(cg.members))
@@ -75,15 +74,17 @@ func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) error {
 		spec.Members = append(spec.Members, am)
 	}
 	plan, used, err := c.runAssignor(name, spec)
-	if err != nil && name != c.cfg.ConsumerAssignors[0] {
-		c.cfg.Logger.Warn("consumer group assignor failed; using the default", "group", g.name, "assignor", name,
-			"default", c.cfg.ConsumerAssignors[0], "epoch", cg.epoch, "err", err)
-		plan, used, err = c.runAssignor(c.cfg.ConsumerAssignors[0], spec)
-	}
 	if err != nil {
-		c.cfg.Logger.Error("consumer group target assignment failed", "group", g.name, "epoch", cg.epoch, "err", err)
-		return errorf(kerr.UnknownServerError, "Failed to compute a new target assignment for epoch %d: %v.", cg.epoch, err)
+		// Refused, as for classic groups (assign.go): every member keeps its target
+		// (a new member gets none) until the next epoch bump computes a new one.
+		g.assignError = fmt.Sprintf("%s: %v", name, err)
+		cg.targetEpoch = cg.epoch
+		c.persistTargetEpoch(g)
+		c.cfg.Logger.Warn("consumer group assignment refused; members keep their previous target assignment",
+			"group", g.name, "assignor", name, "epoch", cg.epoch, "err", err)
+		return
 	}
+	g.assignError = ""
 	for _, id := range ids {
 		m := cg.members[id]
 		t := fromTopicPartitions(plan[id])
@@ -97,7 +98,6 @@ func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) error {
 	c.persistTargetEpoch(g)
 	c.cfg.Logger.Info("consumer group target assignment computed", "group", g.name, "epoch", cg.epoch,
 		"assignor", used, "members", len(ids))
-	return nil
 }
 
 // runAssignor runs one strategy and validates its plan; it returns the strategy's name.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -453,6 +454,77 @@ func TestConsumerGroupAssignor(t *testing.T) {
 	}
 	if d := converge(); d.Assignor != "range" || d.Members[0].Assigned.count() != 2 {
 		t.Fatalf("back to the members' assignor: %+v", d)
+	}
+}
+
+// failingAssignor fails every assignment.
+type failingAssignor struct{}
+
+func (failingAssignor) Name() string { return "wasm:broken" }
+func (failingAssignor) Assign(assignor.GroupSpec) (assignor.Assignment, error) {
+	return nil, errors.New("plugin trapped")
+}
+
+// TestConsumerRefusedAssignment: a failing group.assignor is refused like for classic
+// groups: members keep their targets, a newcomer gets nothing, the error is described,
+// and the next successful assignment clears it.
+func TestConsumerRefusedAssignment(t *testing.T) {
+	c, _, _ := consumerCoordinator(t, map[string]int32{"t": 4}, func(cfg *Config) {
+		cfg.Lookup = func(name string) (assignor.Assignor, error) {
+			if name == "wasm:broken" {
+				return failingAssignor{}, nil
+			}
+			return builtinStrategy(name)
+		}
+	})
+	converge := func(ids ...string) ConsumerDescription {
+		t.Helper()
+		for range 10 {
+			for _, id := range ids {
+				for _, m := range c.ConsumerDescribe("g").Members {
+					if m.MemberID == id {
+						mustBeat(t, c, beatHB(id, m.Epoch, m.Assigned))
+					}
+				}
+			}
+			if d := c.ConsumerDescribe("g"); d.State == "Stable" {
+				return d
+			}
+		}
+		t.Fatalf("never stable: %+v", c.ConsumerDescribe("g"))
+		return ConsumerDescription{}
+	}
+	mustBeat(t, c, joinHB("a", "t"))
+	mustBeat(t, c, joinHB("b", "t"))
+	before := converge("a", "b")
+	if before.AssignError != "" {
+		t.Fatalf("error before the broken assignor: %q", before.AssignError)
+	}
+	if err := c.SetAssignor("g", "wasm:broken"); err != nil {
+		t.Fatal(err)
+	}
+	mustBeat(t, c, joinHB("c", "t"))
+	d := converge("a", "b", "c")
+	if !strings.Contains(d.AssignError, "wasm:broken: plugin trapped") {
+		t.Fatalf("assign error %q", d.AssignError)
+	}
+	counts := map[string]int{}
+	for _, m := range d.Members {
+		counts[m.MemberID] = m.Assigned.count()
+	}
+	if counts["a"] != 2 || counts["b"] != 2 || counts["c"] != 0 {
+		t.Fatalf("assignment after the refusal: %v, want a and b keeping 2 each, c none", counts)
+	}
+	if err := c.SetAssignor("g", "range"); err != nil {
+		t.Fatal(err)
+	}
+	d = converge("a", "b", "c")
+	total := 0
+	for _, m := range d.Members {
+		total += m.Assigned.count()
+	}
+	if d.AssignError != "" || d.Assignor != "range" || total != 4 {
+		t.Fatalf("after a working assignor: %+v", d)
 	}
 }
 

@@ -107,7 +107,10 @@ type ConsumerDescription struct {
 	// Assignor is the strategy that computed the current target assignment ("" before
 	// the first one).
 	Assignor string
-	Members  []ConsumerMemberDescription
+	// AssignError says why the last target assignment was refused (the members kept
+	// their previous targets); "" when it was not.
+	AssignError string
+	Members     []ConsumerMemberDescription
 }
 
 // ConsumerDescribe describes a consumer group.
@@ -121,7 +124,7 @@ func (c *Coordinator) ConsumerDescribe(name string) ConsumerDescription {
 	if cg == nil {
 		return ConsumerDescription{Err: errorf(kerr.GroupIDNotFound, "Group %s is not a consumer group.", name)}
 	}
-	d := ConsumerDescription{State: cg.stateName(), Epoch: cg.epoch, AssignmentEpoch: cg.targetEpoch, Assignor: cg.assignedBy}
+	d := ConsumerDescription{State: cg.stateName(), Epoch: cg.epoch, AssignmentEpoch: cg.targetEpoch, Assignor: cg.assignedBy, AssignError: g.assignError}
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)

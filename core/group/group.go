@@ -179,11 +179,14 @@ type Group struct {
 	delayMax     time.Time
 	syncDeadline time.Time // CompletingRebalance: the leader must sync before
 	offsets      map[TopicPartition]Offset
-	removed      bool      // no longer in the coordinator's map
-	emptySince   time.Time // when members last left (zero: never had members)
-	assignor     string    // group.assignor ("" = the leader assigns)
-	assignedBy   string    // strategy of the current assignment ("" = the leader)
-	persisted    bool      // a group metadata record exists (or is queued) for it
+	removed      bool              // no longer in the coordinator's map
+	emptySince   time.Time         // when members last left (zero: never had members)
+	assignor     string            // group.assignor ("" = the leader assigns)
+	assignedBy   string            // strategy of the current assignment ("" = the leader)
+	assignError  string            // why the last broker-side assignment was refused ("" = it was not)
+	lastPlan     map[string][]byte // member id (and "instance:ID") → last assignment handed out
+	lastBy       string            // strategy of lastPlan
+	persisted    bool              // a group metadata record exists (or is queued) for it
 
 	cg      *consumerGroup // non-nil: a KIP-848 consumer group (the classic fields are unused)
 	lastSeq uint64         // sequence of the last record queued for this group (persist.go)
@@ -501,7 +504,10 @@ type Description struct {
 	// AssignedBy is the broker strategy (group.assignor) that produced the current
 	// assignment of a Stable group; "" when the leader member assigned.
 	AssignedBy string
-	Members    []MemberDescription
+	// AssignError says why the last broker-side assignment (group.assignor) was refused,
+	// in which case the members kept their previous assignment; "" when it was not.
+	AssignError string
+	Members     []MemberDescription
 }
 
 // Describe describes a classic group; an unknown group, or a KIP-848 consumer group, is
@@ -515,7 +521,7 @@ func (c *Coordinator) Describe(name string) Description {
 	if g.cg != nil {
 		return Description{State: Dead}
 	}
-	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol}
+	d := Description{State: g.state, ProtocolType: g.protocolType, Protocol: g.protocol, AssignError: g.assignError}
 	if g.state == Dead {
 		return Description{State: Dead}
 	}

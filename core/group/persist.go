@@ -250,6 +250,7 @@ func (c *Coordinator) loadMetadata(name string, value []byte) error {
 	if g.members[g.leader] == nil {
 		g.leader = g.order[0]
 	}
+	g.rememberPlan("")
 	g.setState(Stable, now)
 	return nil
 }
