@@ -156,7 +156,7 @@ func TestPluginCommands(t *testing.T) {
 		cl.PollFetches(pctx)
 		pcancel()
 		desc = ok(t, "", b, a, "group", "describe", "fail-cli").stdout
-		if strings.Contains(desc, "Assign error: wasm:bad: ") {
+		if strings.HasPrefix(descField(desc, "Assign error:"), "wasm:bad: ") {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -96,7 +96,7 @@ func DescribeGroup(ctx context.Context, env Env, name, adminURL string) error {
 				fmt.Fprintf(env.Stderr, "note: no \"Assigned by\" line: %v\n", err)
 			} else {
 				by := ag.AssignedBy
-				if by == "" && ag.State == "Stable" {
+				if by == "" && ag.State == "Stable" && ag.AssignError == "" {
 					by = "leader"
 				}
 				header = append(header, [2]string{"Assigned by:", dash(by)})
