@@ -296,9 +296,9 @@ func (p *Plugin) failure(op string, ctx context.Context, stderr *headBuffer, err
 	}
 	ce := &CallError{Plugin: p.name, Op: op, Err: ErrTrap, Detail: detail}
 	switch {
-	case ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+	case errors.Is(err, errMeterCanceled) || errors.Is(err, errMeterClosed) || errors.Is(err, context.Canceled):
 		ce.Err = ErrCanceled
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, errMeterDeadline) || errors.Is(err, context.DeadlineExceeded):
 		ce.Err = ErrTimeout
 		ce.Detail = fmt.Sprintf("call exceeded %v: %s", p.rt.cfg.CallTimeout, detail)
 	case strings.Contains(stderr.String(), "out of memory"):

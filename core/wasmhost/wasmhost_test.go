@@ -204,7 +204,7 @@ func TestLoadRejects(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"garbage", []byte("not wasm"), Config{}, "compile:"},
+		{"garbage", []byte("not wasm"), Config{}, "not a WebAssembly module"},
 		{"too large", multi, Config{MaxModuleBytes: 1 << 20}, "limit 1048576"},
 		{"forbidden import", fakeModule{importEvil: true, abi: 1, kinds: 1}.bytes(), Config{}, "import env.evil is not allowed"},
 		{"missing export", fakeModule{abi: 1, kinds: 1, skip: "partition"}.bytes(), Config{}, `missing export "partition" required for a partitioner`},
