@@ -134,15 +134,15 @@ func isValType(c byte) bool {
 type instrKind uint8
 
 const (
-	ikPlain    instrKind = iota // copy
-	ikBlock                     // block, if: opens a frame
-	ikLoop                      // loop: opens a metered frame
-	ikElse                      // else
-	ikEnd                       // end
-	ikCall                      // call funcidx
-	ikRefFunc                   // ref.func funcidx
-	ikBulk                      // bulk operation whose i32 size operand is on top of the stack
-	ikTableGrow                 // table.grow (size operand on top)
+	ikPlain     instrKind = iota // copy
+	ikBlock                      // block, if: opens a frame
+	ikLoop                       // loop: opens a metered frame
+	ikElse                       // else
+	ikEnd                        // end
+	ikCall                       // call funcidx
+	ikRefFunc                    // ref.func funcidx
+	ikBulk                       // bulk operation whose i32 size operand is on top of the stack
+	ikTableGrow                  // table.grow (size operand on top)
 )
 
 // instr is one decoded instruction: its kind and, for ikCall/ikRefFunc, the function
