@@ -88,6 +88,7 @@ type meterer struct {
 	fuelGlobal uint32
 	tableGrow  bool // the code uses table.grow
 	tablesMax  bool // every table declares a maximum ≤ maxTableEntry
+	scratch    []byte
 }
 
 // meter returns the metered form of a module (see above), or an error that says why the
@@ -556,8 +557,13 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 		cost int64
 	}
 	// The locals are written once the code is known; the code goes to a scratch buffer
-	// that becomes b's tail.
-	code := make([]byte, 0, len(r.b)-r.i+64)
+	// that becomes b's tail. Runs of instructions that are copied unchanged are copied at
+	// once (from run to the current instruction) when something else must be written.
+	code := m.scratch[:0]
+	run := r.i
+	flush := func(upTo int) {
+		code = append(code, r.b[run:upTo]...)
+	}
 	meters := []meterPt{{at: -1}}
 	ctl := []int{0} // per open frame: index of its meter (frame 0: the function)
 	cur := 0
@@ -581,6 +587,8 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 			if in.kind == ikLoop {
 				merged = true
 			} else {
+				flush(start)
+				run = start
 				var at int
 				code, at = m.charge(code)
 				meters[0].at = at
@@ -589,38 +597,37 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 		meters[cur].cost++
 		switch in.kind {
 		case ikBlock:
-			code = append(code, r.b[start:r.i]...)
 			ctl = append(ctl, cur)
 		case ikLoop:
-			code = append(code, r.b[start:r.i]...)
+			flush(r.i)
+			run = r.i
 			var at int
 			code, at = m.charge(code)
 			meters = append(meters, meterPt{at: at})
 			cur = len(meters) - 1
 			ctl = append(ctl, cur)
 		case ikEnd:
-			code = append(code, 0x0b)
 			ctl = ctl[:len(ctl)-1]
 			if len(ctl) == 0 {
 				if r.i != len(r.b) {
 					return nil, fmt.Errorf("code continues after the function's end")
 				}
+				flush(r.i)
 				goto done
 			}
 			cur = ctl[len(ctl)-1]
-		case ikCall:
-			code = append(code, 0x10)
-			code = appendLEB(code, m.fn(in.fn))
-		case ikRefFunc:
-			code = append(code, 0xd2)
-			code = appendLEB(code, m.fn(in.fn))
+		case ikCall, ikRefFunc:
+			if nf := m.fn(in.fn); nf != in.fn {
+				flush(in.immAt)
+				code = appendLEB(code, nf)
+				run = r.i
+			}
 		case ikBulk, ikTableGrow:
 			m.tableGrow = m.tableGrow || in.kind == ikTableGrow
 			usesTmp = true
+			flush(start)
+			run = start
 			code = m.chargeTop(code, tmp)
-			code = append(code, r.b[start:r.i]...)
-		default: // plain, else
-			code = append(code, r.b[start:r.i]...)
 		}
 	}
 done:
@@ -632,6 +639,7 @@ done:
 			copy(code[mp.at:], sleb5(int32(min(mp.cost, 1<<30))))
 		}
 	}
+	m.scratch = code
 	if usesTmp {
 		b = appendLEB(b, nDecl+1)
 		b = append(b, decls...)

@@ -2,8 +2,11 @@ package wasmhost
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -12,8 +15,9 @@ import (
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 )
 
-// ABIVersion is the only plugin ABI version this host accepts.
-const ABIVersion = 1
+// ABIVersion is the only plugin ABI version this host accepts. Version 1 (nested record
+// encoding, JSON assignor) was never released; its modules are rejected at Load.
+const ABIVersion = 2
 
 // Defaults of Config fields left zero.
 const (
@@ -45,6 +49,18 @@ type Config struct {
 	PoolSize int
 	// Logger receives instance discards. Default slog.Default().
 	Logger *slog.Logger
+
+	// Grants. Plugins get no filesystem, network, arguments or environment and see fake
+	// clocks (deterministic, not wall time) and a deterministic random source unless a
+	// grant below says otherwise.
+
+	// WallClock grants the real wall-clock and monotonic time (sleeping still returns
+	// at once: a call cannot block).
+	WallClock bool
+	// Env is the environment plugins see. Default: none.
+	Env map[string]string
+	// CryptoRandom makes random_get read crypto/rand instead of a deterministic source.
+	CryptoRandom bool
 }
 
 func (c Config) withDefaults() Config {
@@ -83,9 +99,10 @@ var allowedImports = map[string]bool{
 
 // Runtime compiles and hosts plugins. It is safe for concurrent use.
 type Runtime struct {
-	cfg   Config
-	rt    wazero.Runtime
-	cache wazero.CompilationCache
+	cfg    Config
+	rt     wazero.Runtime
+	cache  wazero.CompilationCache
+	modCfg wazero.ModuleConfig // per-instance configuration: the grants
 
 	mu      sync.Mutex
 	closed  bool
@@ -120,8 +137,20 @@ func NewRuntime(ctx context.Context, cfg Config) (*Runtime, error) {
 		}
 		return nil, fmt.Errorf("wasmhost: host modules: %w", err)
 	}
-	return &Runtime{cfg: cfg, rt: rt, cache: cache, plugins: map[*Plugin]struct{}{}}, nil
+	mc := wazero.NewModuleConfig().WithName("").WithStartFunctions("_initialize")
+	if cfg.WallClock {
+		mc = mc.WithSysWalltime().WithSysNanotime()
+	}
+	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
+		mc = mc.WithEnv(k, cfg.Env[k])
+	}
+	if cfg.CryptoRandom {
+		mc = mc.WithRandSource(rand.Reader)
+	}
+	return &Runtime{cfg: cfg, rt: rt, cache: cache, modCfg: mc, plugins: map[*Plugin]struct{}{}}, nil
 }
+
+func (r *Runtime) moduleConfig() wazero.ModuleConfig { return r.modCfg }
 
 // Close closes every plugin and the runtime. Calls in flight fail.
 func (r *Runtime) Close(ctx context.Context) error {

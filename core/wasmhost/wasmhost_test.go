@@ -206,10 +206,10 @@ func TestLoadRejects(t *testing.T) {
 	}{
 		{"garbage", []byte("not wasm"), Config{}, "not a WebAssembly module"},
 		{"too large", multi, Config{MaxModuleBytes: 1 << 20}, "limit 1048576"},
-		{"forbidden import", fakeModule{importEvil: true, abi: 1, kinds: 1}.bytes(), Config{}, "import env.evil is not allowed"},
-		{"missing export", fakeModule{abi: 1, kinds: 1, skip: "partition"}.bytes(), Config{}, `missing export "partition" required for a partitioner`},
-		{"wrong abi", fakeModule{abi: 2, kinds: 1}.bytes(), Config{}, "abi_version 2, host supports 1"},
-		{"kind not registered", fakeModule{abi: 1, kinds: 2}.bytes(), Config{}, "does not register a partitioner"},
+		{"forbidden import", fakeModule{importEvil: true, abi: 2, kinds: 1}.bytes(), Config{}, "import env.evil is not allowed"},
+		{"missing export", fakeModule{abi: 2, kinds: 1, skip: "partition"}.bytes(), Config{}, `missing export "partition" required for a partitioner`},
+		{"wrong abi", fakeModule{abi: 1, kinds: 1}.bytes(), Config{}, "abi_version 1, host supports 2"},
+		{"kind not registered", fakeModule{abi: 2, kinds: 2}.bytes(), Config{}, "does not register a partitioner"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRuntime(t, tc.cfg)
@@ -222,7 +222,7 @@ func TestLoadRejects(t *testing.T) {
 	// The hand-written module is otherwise acceptable: it proves other toolchains can
 	// satisfy the load checks.
 	r := newRuntime(t, Config{MemoryLimitBytes: 1}) // raised to the 4 MiB minimum
-	if _, err := r.Load(context.Background(), "fake", fakeModule{abi: 1, kinds: 1}.bytes(), KindPartitioner); err != nil {
+	if _, err := r.Load(context.Background(), "fake", fakeModule{abi: 2, kinds: 1}.bytes(), KindPartitioner); err != nil {
 		t.Fatalf("valid hand-written module rejected: %v", err)
 	}
 }

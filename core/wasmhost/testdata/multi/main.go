@@ -20,7 +20,10 @@ func init() {
 
 func main() {}
 
-var sink [][]byte
+var (
+	sink  [][]byte
+	zeros []int32
+)
 
 func fnv(b []byte) uint32 {
 	h := uint32(2166136261)
@@ -53,6 +56,11 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 		return out, nil
 	case "zero":
 		return make([]int32, len(recs)), nil
+	case "noalloc":
+		if cap(zeros) < len(recs) {
+			zeros = make([]int32, len(recs))
+		}
+		return zeros[:len(recs)], nil
 	case "fail":
 		return nil, errors.New("refused")
 	}
