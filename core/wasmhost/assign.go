@@ -28,10 +28,26 @@ type Member struct {
 	Generation int32              `json:"generation,omitempty"` // generation of Owned; -1 if unknown
 }
 
-// Assignment maps member id -> topic -> partitions. Every member of the spec has an entry;
-// a member without partitions maps to a nil map. Partition lists are ascending.
+// Assignment is the result of an assignor. The host has checked it: every partition goes
+// to at most one member, and only to a member subscribed to its topic (with Unassigned,
+// that is what assignor.Validate checks, so a caller need not validate again).
 type Assignment struct {
+	// Members maps member id -> topic -> partitions (ascending). Every member of the spec
+	// has an entry; a member without partitions maps to a nil map.
 	Members map[string]map[string][]int32 `json:"members"`
+	// Lists holds the same assignment as member id -> partitions sorted by (topic,
+	// partition); every member has an entry, possibly empty.
+	Lists map[string][]TopicPartition `json:"-"`
+	// Unassigned counts the partitions that no member got among those of the topics that
+	// exist and that at least one member subscribes to (a cooperative assignor's first
+	// phase leaves partitions out on purpose; other assignors should not).
+	Unassigned int `json:"-"`
+}
+
+// TopicPartition names one partition of one topic.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
 }
 
 // maxPartitions bounds the total partition count of a spec's topics (as the SDK does).
@@ -54,6 +70,7 @@ type assignPlan struct {
 	subs     [][]uint32
 	memberSb []int    // subscription index per member
 	subBits  [][]bool // subscription → topic → subscribed
+	wanted   []bool   // topic → some member subscribes to it
 	owned    [][]uint64
 	total    int
 }
@@ -80,8 +97,10 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 	}
 	for i := range spec.Members {
 		m := &spec.Members[i]
-		for _, t := range m.Topics {
-			add(t)
+		if i == 0 || !sameTopics(m.Topics, spec.Members[i-1].Topics) {
+			for _, t := range m.Topics {
+				add(t)
+			}
 		}
 		for t := range m.Owned {
 			add(t)
@@ -107,7 +126,7 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 	var idx []uint32
 	for i := range spec.Members {
 		m := &spec.Members[i]
-		if i > 0 && slices.Equal(m.Topics, prev) {
+		if i > 0 && sameTopics(m.Topics, prev) {
 			pl.memberSb[i] = pl.memberSb[i-1]
 			continue
 		}
@@ -139,10 +158,12 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 		pl.memberSb[i] = sb
 	}
 	pl.subBits = make([][]bool, len(pl.subs))
+	pl.wanted = make([]bool, len(pl.topics))
 	for s, ts := range pl.subs {
 		bits := make([]bool, len(pl.topics))
 		for _, t := range ts {
 			bits[t] = true
+			pl.wanted[t] = true
 		}
 		pl.subBits[s] = bits
 	}
@@ -163,6 +184,15 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 		pl.owned[i] = o
 	}
 	return pl, nil
+}
+
+// sameTopics reports whether two topic lists are equal, at once if they share their
+// backing array (as the members of a group often do).
+func sameTopics(a, b []string) bool {
+	if len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0]) {
+		return true
+	}
+	return slices.Equal(a, b)
 }
 
 // assignSize is the encoded size of the assign input.
@@ -263,13 +293,18 @@ func (pl *assignPlan) decode(payload []byte, spec *GroupSpec) (Assignment, error
 	}
 	owners := payload[4:]
 	nm := len(spec.Members)
-	// Check, and count the partitions of each member per topic.
+	// Check; count the partitions and the topics of each member.
 	count := make([]int32, nm)
+	ntopics := make([]int32, nm)
+	seenIn := make([]int32, nm) // topic index + 1 in which the member last got a partition
 	assigned := 0
 	for t, at := 0, 0; t < len(pl.topics); t++ {
 		for p := int32(0); p < pl.parts[t]; p, at = p+1, at+4 {
 			o := int32(le.Uint32(owners[at:]))
 			if o == -1 {
+				if pl.wanted[t] {
+					a.Unassigned++
+				}
 				continue
 			}
 			if o < 0 || int(o) >= nm {
@@ -278,25 +313,32 @@ func (pl *assignPlan) decode(payload []byte, spec *GroupSpec) (Assignment, error
 			if !pl.subBits[pl.memberSb[o]][t] {
 				return a, fmt.Errorf("assignment: %s partition %d given to %q, which is not subscribed to it", pl.topics[t], p, spec.Members[o].ID)
 			}
+			if seenIn[o] != int32(t)+1 {
+				seenIn[o] = int32(t) + 1
+				ntopics[o]++
+			}
 			count[o]++
 			assigned++
 		}
 	}
-	// Build the maps: one array holds every member's partitions, in (topic, partition)
-	// order per member, and each (member, topic) entry is a slice of it.
+	// Build both forms: one array holds every member's partitions in (topic, partition)
+	// order, each Members entry being a slice of it; Lists likewise share one array.
 	flat := make([]int32, assigned)
-	next := make([]int32, nm) // per member: next free position in flat
+	tps := make([]TopicPartition, assigned)
+	next := make([]int32, nm) // per member: next free position in flat and tps
 	off := int32(0)
 	for i, c := range count {
 		next[i] = off
 		off += c
 	}
+	starts := slices.Clone(next)
 	runStart := make([]int32, nm)
-	seenIn := make([]int32, nm) // topic index + 1 in which the member last got a partition
+	clear(seenIn)
 	maps := make([]map[string][]int32, nm)
 	var touched []int32
 	for t, at := 0, 0; t < len(pl.topics); t++ {
 		touched = touched[:0]
+		topic := pl.topics[t]
 		for p := int32(0); p < pl.parts[t]; p, at = p+1, at+4 {
 			o := int32(le.Uint32(owners[at:]))
 			if o < 0 {
@@ -308,18 +350,22 @@ func (pl *assignPlan) decode(payload []byte, spec *GroupSpec) (Assignment, error
 				touched = append(touched, o)
 			}
 			flat[next[o]] = p
+			tps[next[o]] = TopicPartition{Topic: topic, Partition: p}
 			next[o]++
 		}
 		for _, o := range touched {
 			if maps[o] == nil {
-				maps[o] = make(map[string][]int32)
+				maps[o] = make(map[string][]int32, ntopics[o])
 			}
-			maps[o][pl.topics[t]] = flat[runStart[o]:next[o]:next[o]]
+			maps[o][topic] = flat[runStart[o]:next[o]:next[o]]
 		}
 	}
 	a.Members = make(map[string]map[string][]int32, nm)
+	a.Lists = make(map[string][]TopicPartition, nm)
 	for i := range spec.Members {
-		a.Members[spec.Members[i].ID] = maps[i]
+		id := spec.Members[i].ID
+		a.Members[id] = maps[i]
+		a.Lists[id] = tps[starts[i]:next[i]:next[i]]
 	}
 	return a, nil
 }

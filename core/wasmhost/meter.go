@@ -36,9 +36,12 @@ import (
 // nanoseconds of inline code instead of an exit to Go.
 //
 // The rewriter decodes every instruction of the WebAssembly 2.0 feature set the runtime
-// enables and rejects anything it does not know. It also enforces limits that protect the
-// host process itself: at most maxLocals locals per function and maxTableEntries table
-// entries (wazero would otherwise allocate whatever a module declares, in the host's heap).
+// enables and rejects anything it does not know. It also protects the host process from
+// modules that would make wazero allocate without bound, in the host's heap, whatever they
+// declare: every vector length must fit in its section, every length in its vector (a
+// 20-byte module declaring a data section of 2^32 segments would otherwise exhaust the
+// host's memory at compile time), a function may have at most maxLocals locals and a
+// table at most maxTableEntry entries.
 
 const (
 	meterModule    = "streamd"
@@ -176,8 +179,13 @@ func (m *meterer) scan(allowedImport func(string) bool) error {
 		case secTable:
 			n := r.count()
 			for i := uint32(0); i < n && r.err == nil; i++ {
-				r.byte() // reference type
+				if c := r.byte(); c != 0x70 && c != 0x6f {
+					r.fail("table %d: bad reference type", i)
+				}
 				flags := r.byte()
+				if flags > 1 {
+					r.fail("table %d: limits flags %d", i, flags)
+				}
 				if min := r.u32(); min > maxTableEntry {
 					return fmt.Errorf("table %d: %d entries, limit %d", i, min, maxTableEntry)
 				}
@@ -187,9 +195,45 @@ func (m *meterer) scan(allowedImport func(string) bool) error {
 					m.tablesMax = false
 				}
 			}
+		case secMemory:
+			if n := r.count(); n > 1 {
+				r.fail("%d memories", n)
+			} else if n == 1 {
+				flags := r.byte()
+				if flags > 1 {
+					r.fail("memory limits flags %d", flags)
+				}
+				r.u32()
+				if flags == 1 {
+					r.u32()
+				}
+			}
+		case secDataCnt:
+			r.u32()
 		case secGlobal:
 			nGlobals = r.count()
+			r.i = len(r.b) // parsed by globals
+		case secExport, secStart, secElement, secCode, secCustom:
+			r.i = len(r.b) // parsed when written (custom sections: dropped or rewritten)
+		case secData:
+			// Copied unchanged, but checked: wazero's decoder allocates a segment's
+			// declared size before reading it.
+			n := r.count()
+			for i := uint32(0); i < n && r.err == nil; i++ {
+				switch flags := r.u32(); flags {
+				case 0:
+					m.constExpr(r, nil)
+				case 1:
+				case 2:
+					r.u32()
+					m.constExpr(r, nil)
+				default:
+					return fmt.Errorf("data segment %d: flags %d", i, flags)
+				}
+				r.bytes(r.u32())
+			}
 		}
+		r.end()
 		if r.err != nil {
 			return fmt.Errorf("section %d: %w", s.id, r.err)
 		}
@@ -206,6 +250,13 @@ func (m *meterer) scan(allowedImport func(string) bool) error {
 	}
 	m.fuelGlobal = nGlobals // no imported globals: the new global comes last
 	return nil
+}
+
+// end fails unless everything was read.
+func (r *wreader) end() {
+	if r.err == nil && r.i != len(r.b) {
+		r.fail("%d unexpected trailing bytes", len(r.b)-r.i)
+	}
 }
 
 func (r *wreader) count() uint32 {
@@ -274,6 +325,7 @@ func (m *meterer) write() ([]byte, error) {
 		case secStart:
 			r := &wreader{b: s.content}
 			content = appendLEB(nil, m.fn(r.u32()))
+			r.end()
 			err = r.err
 		case secElement:
 			content, err = m.elements(s.content)
@@ -348,9 +400,14 @@ func (m *meterer) globals(content []byte) ([]byte, error) {
 	n := r.count()
 	b := appendLEB(nil, n+1)
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		b = append(b, r.bytes(2)...) // value type, mutability
+		vt := r.bytes(2) // value type, mutability
+		if r.err == nil && (!isValType(vt[0]) || vt[1] > 1) {
+			r.fail("global %d: bad type", i)
+		}
+		b = append(b, vt...)
 		b = m.constExpr(r, b)
 	}
+	r.end()
 	if r.err != nil {
 		return nil, r.err
 	}
@@ -385,6 +442,9 @@ func (m *meterer) exports(content []byte) ([]byte, error) {
 		name := r.bytes(r.u32())
 		kind := r.byte()
 		idx := r.u32()
+		if kind > 3 {
+			r.fail("export %d: kind %d", i, kind)
+		}
 		if kind == 0x00 {
 			idx = m.fn(idx)
 		}
@@ -393,6 +453,7 @@ func (m *meterer) exports(content []byte) ([]byte, error) {
 		b = append(b, kind)
 		b = appendLEB(b, idx)
 	}
+	r.end()
 	return b, r.err
 }
 
@@ -413,7 +474,11 @@ func (m *meterer) elements(content []byte) ([]byte, error) {
 			b = m.constExpr(r, b)
 		}
 		if flags&3 != 0 { // element kind (0x00) or reference type
-			b = append(b, r.byte())
+			c := r.byte()
+			if flags&4 == 0 && c != 0x00 || flags&4 != 0 && c != 0x70 && c != 0x6f {
+				r.fail("element segment %d: bad element type 0x%02x", i, c)
+			}
+			b = append(b, c)
 		}
 		cnt := r.count()
 		b = appendLEB(b, cnt)
@@ -425,6 +490,7 @@ func (m *meterer) elements(content []byte) ([]byte, error) {
 			}
 		}
 	}
+	r.end()
 	return b, r.err
 }
 
@@ -441,6 +507,9 @@ func (m *meterer) names(content []byte) []byte {
 		}
 		switch id {
 		case 0:
+			if s := (&wreader{b: sub}); s.name() == "" || s.err != nil || s.i != len(sub) {
+				continue // wazero would allocate the name's declared length
+			}
 			b = append(b, 0)
 			b = appendLEB(b, uint32(len(sub)))
 			b = append(b, sub...)
@@ -454,7 +523,7 @@ func (m *meterer) names(content []byte) []byte {
 				c = appendLEB(c, uint32(len(name)))
 				c = append(c, name...)
 			}
-			if s.err != nil {
+			if s.end(); s.err != nil {
 				return nil
 			}
 			b = append(b, 1)
@@ -492,6 +561,7 @@ func (m *meterer) code(content []byte) ([]byte, error) {
 		b = appendLEB(b, uint32(len(body)))
 		b = append(b, body...)
 	}
+	r.end()
 	return b, r.err
 }
 

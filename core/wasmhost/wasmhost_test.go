@@ -84,10 +84,16 @@ func TestAssign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Assignment{Members: map[string]map[string][]int32{
-		"m1": {"a": {0, 2}},
-		"m2": {"a": {1}, "b": {0}},
-	}}
+	want := Assignment{
+		Members: map[string]map[string][]int32{
+			"m1": {"a": {0, 2}},
+			"m2": {"a": {1}, "b": {0}},
+		},
+		Lists: map[string][]TopicPartition{
+			"m1": {{"a", 0}, {"a", 2}},
+			"m2": {{"a", 1}, {"b", 0}},
+		},
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("assign: got %v, want %v", got, want)
 	}
