@@ -79,9 +79,9 @@ func TestMeterRenumbering(t *testing.T) {
 		wfunc{typ: 0, code: i32const(4)},                       // 4
 		wfunc{typ: 4, code: cat(i32const(1), []byte{0x24, 0})}, // 5: start, g = 1
 		wfunc{typ: 2, export: "partition", code: cat(
-			[]byte{0xd2, 4, 0x1a},                       // ref.func 4; drop
-			i32const(1), []byte{0x11, 0, 0},             // call_indirect type 0, table[1] = f4
-			[]byte{0x10, 3, 0x6a, 0x23, 0, 0x6a},        // call f3; add; global.get 0; add
+			[]byte{0xd2, 4, 0x1a},           // ref.func 4; drop
+			i32const(1), []byte{0x11, 0, 0}, // call_indirect type 0, table[1] = f4
+			[]byte{0x10, 3, 0x6a, 0x23, 0, 0x6a},           // call f3; add; global.get 0; add
 			[]byte{0xad}, i64const(4096<<32), []byte{0x84}, // i64.extend_i32_u; i64.or
 		)},
 	)
