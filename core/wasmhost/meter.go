@@ -1,6 +1,7 @@
 package wasmhost
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -19,7 +20,8 @@ import (
 //   - a mutable i32 global, the fuel counter, is appended to the globals;
 //   - an import "streamd"."refuel" () -> i32 is appended to the imports (so the index of
 //     every defined function shifts by one; calls, ref.func, exports, the start function,
-//     element segments and the name section are renumbered);
+//     and element segments are renumbered; custom sections, the name section included,
+//     are dropped);
 //   - at every function entry and at the top of every loop body, a charge is inserted:
 //     fuel -= cost; if fuel < 0 { fuel = refuel() }, where cost is the number of
 //     instructions the function (outside its loops) or the loop body (outside nested
@@ -91,7 +93,6 @@ type meterer struct {
 	fuelGlobal uint32
 	tableGrow  bool // the code uses table.grow
 	tablesMax  bool // every table declares a maximum ≤ maxTableEntry
-	scratch    []byte
 }
 
 // meter returns the metered form of a module (see above), or an error that says why the
@@ -214,7 +215,7 @@ func (m *meterer) scan(allowedImport func(string) bool) error {
 			nGlobals = r.count()
 			r.i = len(r.b) // parsed by globals
 		case secExport, secStart, secElement, secCode, secCustom:
-			r.i = len(r.b) // parsed when written (custom sections: dropped or rewritten)
+			r.i = len(r.b) // parsed when written (custom sections: dropped)
 		case secData:
 			// Copied unchanged, but checked: wazero's decoder allocates a segment's
 			// declared size before reading it.
@@ -302,13 +303,9 @@ func (m *meterer) write() ([]byte, error) {
 	}
 	for _, s := range m.sections {
 		if s.id == secCustom {
-			r := &wreader{b: s.content}
-			if r.name() != "name" || r.err != nil {
-				continue // DWARF and other custom sections refer to the old code offsets
-			}
-			if c := m.names(s.content[r.i:]); c != nil {
-				out = appendSection(out, secCustom, append(appendLEB(nil, 4), append([]byte("name"), c...)...))
-			}
+			// Dropped: DWARF and source maps refer to the old code offsets, and function
+			// names only serve wazero's stack traces, which the host does not report
+			// (and which cost time to decode at every Load).
 			continue
 		}
 		emitMissing(sectionOrder[s.id])
@@ -330,7 +327,11 @@ func (m *meterer) write() ([]byte, error) {
 		case secElement:
 			content, err = m.elements(s.content)
 		case secCode:
-			content, err = m.code(s.content)
+			if out, err = m.code(out, s.content); err != nil {
+				return nil, fmt.Errorf("section %d: %w", s.id, err)
+			}
+			emitted[s.id] = true
+			continue
 		default:
 			content = s.content
 		}
@@ -494,56 +495,19 @@ func (m *meterer) elements(content []byte) ([]byte, error) {
 	return b, r.err
 }
 
-// names rewrites the name section: the module name (subsection 0) and the function names
-// (1, renumbered) are kept, other subsections dropped. nil drops the section.
-func (m *meterer) names(content []byte) []byte {
-	r := &wreader{b: content}
-	var b []byte
-	for !r.eof() {
-		id := r.byte()
-		sub := r.bytes(r.u32())
-		if r.err != nil {
-			return nil
-		}
-		switch id {
-		case 0:
-			if s := (&wreader{b: sub}); s.name() == "" || s.err != nil || s.i != len(sub) {
-				continue // wazero would allocate the name's declared length
-			}
-			b = append(b, 0)
-			b = appendLEB(b, uint32(len(sub)))
-			b = append(b, sub...)
-		case 1:
-			s := &wreader{b: sub}
-			n := s.count()
-			c := appendLEB(nil, n)
-			for i := uint32(0); i < n && s.err == nil; i++ {
-				c = appendLEB(c, m.fn(s.u32()))
-				name := s.bytes(s.u32())
-				c = appendLEB(c, uint32(len(name)))
-				c = append(c, name...)
-			}
-			if s.end(); s.err != nil {
-				return nil
-			}
-			b = append(b, 1)
-			b = appendLEB(b, uint32(len(c)))
-			b = append(b, c...)
-		}
-	}
-	return b
-}
-
-// code rewrites every function body.
-func (m *meterer) code(content []byte) ([]byte, error) {
+// code appends the code section, every function body rewritten, to out. Sizes are
+// written as 5-byte LEB128 placeholders (a valid encoding) and patched, so that the bodies
+// go straight into out.
+func (m *meterer) code(out, content []byte) ([]byte, error) {
 	r := &wreader{b: content}
 	n := r.count()
 	if int(n) != len(m.funcTypes) {
 		return nil, fmt.Errorf("%d function bodies for %d functions", n, len(m.funcTypes))
 	}
-	b := make([]byte, 0, len(content)*5/4)
-	b = appendLEB(b, n)
-	var body []byte
+	out = append(out, secCode)
+	secAt := len(out)
+	out = append(out, 0, 0, 0, 0, 0)
+	out = appendLEB(out, n)
 	for i := uint32(0); i < n && r.err == nil; i++ {
 		size := r.u32()
 		start := r.i
@@ -552,17 +516,24 @@ func (m *meterer) code(content []byte) ([]byte, error) {
 			return nil, fmt.Errorf("function %d: body truncated", i)
 		}
 		br := &wreader{b: content[:end], i: start}
+		at := len(out)
+		out = append(out, 0, 0, 0, 0, 0)
 		var err error
-		body, err = m.body(br, m.types[m.funcTypes[i]][0], body[:0])
+		out, err = m.body(br, m.types[m.funcTypes[i]][0], out)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", m.oldImports+i, err)
 		}
+		putLEB5(out[at:], uint32(len(out)-at-5))
 		r.i = end
-		b = appendLEB(b, uint32(len(body)))
-		b = append(b, body...)
 	}
 	r.end()
-	return b, r.err
+	putLEB5(out[secAt:], uint32(len(out)-secAt-5))
+	return out, r.err
+}
+
+// putLEB5 writes v as a 5-byte unsigned LEB128.
+func putLEB5(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3], b[4] = byte(v)|0x80, byte(v>>7)|0x80, byte(v>>14)|0x80, byte(v>>21)|0x80, byte(v>>28)
 }
 
 // charge appends "fuel -= cost (placeholder); if fuel < 0 { fuel = refuel() }" and
@@ -620,16 +591,25 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%d locals, limit %d", locals, maxLocals)
 	}
 	decls := r.b[declStart:r.i]
-	tmp := uint32(locals) // index of the extra i32 local, added if bulk operations occur
+	tmp := uint32(locals) // index of the extra i32 local, added if bulk operations may occur
+	// Bulk operations are 0xfc-prefixed: without that byte in the body there are none.
+	usesTmp := bytes.IndexByte(r.b[r.i:], 0xfc) >= 0
+	if usesTmp {
+		b = appendLEB(b, nDecl+1)
+		b = append(b, decls...)
+		b = append(b, 1, 0x7f)
+	} else {
+		b = appendLEB(b, nDecl)
+		b = append(b, decls...)
+	}
 
 	type meterPt struct {
 		at   int // offset of the cost constant in code, -1 if none
 		cost int64
 	}
-	// The locals are written once the code is known; the code goes to a scratch buffer
-	// that becomes b's tail. Runs of instructions that are copied unchanged are copied at
-	// once (from run to the current instruction) when something else must be written.
-	code := m.scratch[:0]
+	// Runs of instructions that are copied unchanged are copied at once (from run to the
+	// current instruction) when something else must be written.
+	code := b
 	run := r.i
 	flush := func(upTo int) {
 		code = append(code, r.b[run:upTo]...)
@@ -637,8 +617,8 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 	meters := []meterPt{{at: -1}}
 	ctl := []int{0} // per open frame: index of its meter (frame 0: the function)
 	cur := 0
-	usesTmp := false
 	first := true
+	cnt := int64(0) // instructions since the last change of meter
 	merged := false // the function starts with a loop (after blocks), whose charge includes the entry's
 	for {
 		if r.eof() {
@@ -664,11 +644,13 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 				meters[0].at = at
 			}
 		}
-		meters[cur].cost++
+		cnt++
 		switch in.kind {
 		case ikBlock:
 			ctl = append(ctl, cur)
 		case ikLoop:
+			meters[cur].cost += cnt
+			cnt = 0
 			flush(r.i)
 			run = r.i
 			var at int
@@ -677,6 +659,8 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 			cur = len(meters) - 1
 			ctl = append(ctl, cur)
 		case ikEnd:
+			meters[cur].cost += cnt
+			cnt = 0
 			ctl = ctl[:len(ctl)-1]
 			if len(ctl) == 0 {
 				if r.i != len(r.b) {
@@ -694,7 +678,6 @@ func (m *meterer) body(r *wreader, params int, b []byte) ([]byte, error) {
 			}
 		case ikBulk, ikTableGrow:
 			m.tableGrow = m.tableGrow || in.kind == ikTableGrow
-			usesTmp = true
 			flush(start)
 			run = start
 			code = m.chargeTop(code, tmp)
@@ -709,16 +692,7 @@ done:
 			copy(code[mp.at:], sleb5(int32(min(mp.cost, 1<<30))))
 		}
 	}
-	m.scratch = code
-	if usesTmp {
-		b = appendLEB(b, nDecl+1)
-		b = append(b, decls...)
-		b = append(b, 1, 0x7f)
-	} else {
-		b = appendLEB(b, nDecl)
-		b = append(b, decls...)
-	}
-	return append(b, code...), nil
+	return code, nil
 }
 
 func orEOF(err error) error {

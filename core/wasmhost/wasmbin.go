@@ -153,76 +153,145 @@ type instr struct {
 	immAt int
 }
 
+// Immediate classes of single-byte opcodes (opClass).
+const (
+	opInvalid uint8 = iota
+	opNone          // no immediate
+	opBlock         // block, if: block type
+	opLoop          // loop: block type
+	opElse
+	opEnd
+	opU32      // one u32: br, br_if, local.*, global.*, table.get/set
+	opU32x2    // call_indirect
+	opBrTable  // vector of labels and a default
+	opCall     // call funcidx
+	opSelectT  // select t*
+	opMemarg   // loads and stores
+	opZeroByte // memory.size, memory.grow
+	opI32
+	opI64
+	opF32
+	opF64
+	opRefNull
+	opRefFunc
+	opFC
+	opFD
+)
+
+var opClass = func() (t [256]uint8) {
+	set := func(class uint8, ops ...int) {
+		for _, op := range ops {
+			t[op] = class
+		}
+	}
+	set(opNone, 0x00, 0x01, 0x0f, 0x1a, 0x1b, 0xd1)
+	for op := 0x45; op <= 0xc4; op++ {
+		t[op] = opNone // numeric, sign extension
+	}
+	set(opBlock, 0x02, 0x04)
+	set(opLoop, 0x03)
+	set(opElse, 0x05)
+	set(opEnd, 0x0b)
+	set(opU32, 0x0c, 0x0d, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26)
+	set(opU32x2, 0x11)
+	set(opBrTable, 0x0e)
+	set(opCall, 0x10)
+	set(opSelectT, 0x1c)
+	for op := 0x28; op <= 0x3e; op++ {
+		t[op] = opMemarg
+	}
+	set(opZeroByte, 0x3f, 0x40)
+	set(opI32, 0x41)
+	set(opI64, 0x42)
+	set(opF32, 0x43)
+	set(opF64, 0x44)
+	set(opRefNull, 0xd0)
+	set(opRefFunc, 0xd2)
+	set(opFC, 0xfc)
+	set(opFD, 0xfd)
+	return t
+}()
+
+// skipLEB skips a LEB128 of at most n bytes.
+func (r *wreader) skipLEB(n int) {
+	b := r.b
+	for i := r.i; i < len(b) && i < r.i+n; i++ {
+		if b[i]&0x80 == 0 {
+			r.i = i + 1
+			return
+		}
+	}
+	r.fail("bad integer")
+}
+
 // next decodes the instruction at r.i and advances past it.
 func (r *wreader) next() instr {
-	op := r.byte()
-	if r.err != nil {
+	if r.i >= len(r.b) {
+		r.fail("%w", errEOF)
 		return instr{}
 	}
-	switch {
-	case op == 0x00 || op == 0x01 || op == 0x0f || op == 0x1a || op == 0x1b || op == 0xd1:
-		// unreachable nop return drop select ref.is_null
-	case op == 0x02 || op == 0x04: // block if
+	op := r.b[r.i]
+	r.i++
+	switch opClass[op] {
+	case opNone:
+	case opBlock:
 		r.blockType()
 		return instr{kind: ikBlock}
-	case op == 0x03:
+	case opLoop:
 		r.blockType()
 		return instr{kind: ikLoop}
-	case op == 0x05:
+	case opElse:
 		return instr{kind: ikElse}
-	case op == 0x0b:
+	case opEnd:
 		return instr{kind: ikEnd}
-	case op == 0x0c || op == 0x0d: // br br_if
-		r.u32()
-	case op == 0x0e: // br_table
+	case opU32:
+		r.skipLEB(5)
+	case opU32x2:
+		r.skipLEB(5)
+		r.skipLEB(5)
+	case opBrTable:
 		n := r.u32()
 		if uint64(n) > uint64(len(r.b)) {
 			r.fail("br_table too large")
 			return instr{}
 		}
 		for i := uint32(0); i <= n && r.err == nil; i++ {
-			r.u32()
+			r.skipLEB(5)
 		}
-	case op == 0x10: // call
+	case opCall:
 		at := r.i
 		return instr{kind: ikCall, fn: r.u32(), immAt: at}
-	case op == 0x11: // call_indirect typeidx tableidx
-		r.u32()
-		r.u32()
-	case op == 0x1c: // select t*
+	case opSelectT:
 		n := r.u32()
 		for i := uint32(0); i < n && r.err == nil; i++ {
 			if !isValType(r.byte()) {
 				r.fail("bad value type in select")
 			}
 		}
-	case op >= 0x20 && op <= 0x26: // local.* global.* table.get table.set
-		r.u32()
-	case op >= 0x28 && op <= 0x3e: // loads and stores
+	case opMemarg:
 		r.memarg()
-	case op == 0x3f || op == 0x40: // memory.size memory.grow
+	case opZeroByte:
 		if r.byte() != 0 {
 			r.fail("memory index must be 0")
 		}
-	case op == 0x41:
+	case opI32:
 		r.sleb(32)
-	case op == 0x42:
+	case opI64:
 		r.sleb(64)
-	case op == 0x43:
+	case opF32:
 		r.bytes(4)
-	case op == 0x44:
+	case opF64:
 		r.bytes(8)
-	case op >= 0x45 && op <= 0xc4: // numeric, sign extension
-	case op == 0xd0: // ref.null t
+	case opRefNull:
 		if c := r.byte(); c != 0x70 && c != 0x6f {
 			r.fail("bad reference type")
 		}
-	case op == 0xd2: // ref.func
+	case opRefFunc:
 		at := r.i
 		return instr{kind: ikRefFunc, fn: r.u32(), immAt: at}
-	case op == 0xfc:
+	case opFC:
 		return r.nextFC()
-	case op == 0xfd:
+	case opFD:
 		r.nextSIMD()
 	default:
 		r.fail("unsupported instruction 0x%02x", op)

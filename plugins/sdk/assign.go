@@ -1,9 +1,12 @@
 package sdk
 
 import (
-	"fmt"
-	"sort"
+	"errors"
+	"slices"
+	"strconv"
 )
+
+func itoa(i int) string { return strconv.Itoa(i) }
 
 // GroupSpec is the input of an assignor.
 type GroupSpec struct {
@@ -193,15 +196,16 @@ func encodeAssignment(out []byte, s *GroupSpec, a Assignment) ([]byte, error) {
 		owners = s.NewOwners()
 	} else {
 		if len(owners) != len(s.TopicList) {
-			return nil, fmt.Errorf("sdk: assignment: Owners has %d topics, the spec %d", len(owners), len(s.TopicList))
+			return nil, errors.New("sdk: assignment: Owners has " + itoa(len(owners)) + " topics, the spec " + itoa(len(s.TopicList)))
 		}
 		for t, o := range owners {
 			if len(o) != int(s.TopicList[t].Partitions) {
-				return nil, fmt.Errorf("sdk: assignment: Owners[%d] (%s) has %d partitions, want %d", t, s.TopicList[t].Name, len(o), s.TopicList[t].Partitions)
+				return nil, errors.New("sdk: assignment: Owners[" + itoa(t) + "] (" + s.TopicList[t].Name + ") has " +
+					itoa(len(o)) + " partitions, want " + itoa(int(s.TopicList[t].Partitions)))
 			}
 			for p, m := range o {
 				if m < -1 || int(m) >= len(s.Members) {
-					return nil, fmt.Errorf("sdk: assignment: %s-%d: member index %d out of range", s.TopicList[t].Name, p, m)
+					return nil, errors.New("sdk: assignment: " + s.TopicList[t].Name + "-" + itoa(p) + ": member index " + itoa(int(m)) + " out of range")
 				}
 			}
 		}
@@ -244,24 +248,26 @@ func mergeMembers(owners [][]int32, s *GroupSpec, members map[string]map[string]
 	for id := range members {
 		ids = append(ids, id)
 	}
-	sort.Strings(ids) // deterministic error messages
+	slices.Sort(ids) // deterministic error messages
 	for _, id := range ids {
 		m, ok := midx[id]
 		if !ok {
-			return fmt.Errorf("sdk: assignment: unknown member %q", id)
+			return errors.New("sdk: assignment: unknown member " + strconv.Quote(id))
 		}
 		for topic, parts := range members[id] {
 			t, ok := tidx[topic]
 			if !ok {
-				return fmt.Errorf("sdk: assignment: member %q: unknown topic %q", id, topic)
+				return errors.New("sdk: assignment: member " + strconv.Quote(id) + ": unknown topic " + strconv.Quote(topic))
 			}
 			o := owners[t]
 			for _, p := range parts {
 				if p < 0 || int(p) >= len(o) {
-					return fmt.Errorf("sdk: assignment: member %q: %s partition %d out of range [0,%d)", id, topic, p, len(o))
+					return errors.New("sdk: assignment: member " + strconv.Quote(id) + ": " + topic + " partition " +
+						itoa(int(p)) + " out of range [0," + itoa(len(o)) + ")")
 				}
 				if prev := o[p]; prev != -1 && prev != m {
-					return fmt.Errorf("sdk: assignment: %s partition %d given to %q and %q", topic, p, s.Members[prev].ID, id)
+					return errors.New("sdk: assignment: " + topic + " partition " + itoa(int(p)) + " given to " +
+						strconv.Quote(s.Members[prev].ID) + " and " + strconv.Quote(id))
 				}
 				o[p] = m
 			}

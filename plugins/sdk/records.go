@@ -1,7 +1,6 @@
 package sdk
 
 import (
-	"encoding/binary"
 	"errors"
 	"unsafe"
 )
@@ -25,8 +24,6 @@ const (
 	headerEntrySize  = 16
 	transformHdrSize = 24
 )
-
-var le = binary.LittleEndian
 
 // errBadInput is the message of every malformed-input result: the host wrote the input,
 // so a detailed reason would only describe a host bug.
@@ -238,9 +235,6 @@ func handlePartition(in, out []byte) []byte {
 		return out
 	})
 }
-
-// littleEndian: the wasm target always is; the check keeps native tests right elsewhere.
-var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
 
 // putInt32s writes v little-endian into b (len(b) ≥ 4*len(v)) with one copy.
 func putInt32s(b []byte, v []int32) {

@@ -1,9 +1,6 @@
 package sdk
 
-import (
-	"encoding/binary"
-	"fmt"
-)
+import "strconv"
 
 // ABIVersion is the plugin ABI version this SDK implements (export abi_version).
 const ABIVersion = 2
@@ -93,7 +90,7 @@ func Handle(kind int32, in []byte) []byte {
 	case KindAssignor:
 		outBuf = handleAssign(in, outBuf)
 	default:
-		outBuf = errResult(outBuf, StatusNotRegistered, fmt.Sprintf("sdk: unknown kind %d", kind))
+		outBuf = errResult(outBuf, StatusNotRegistered, "sdk: unknown kind "+strconv.Itoa(int(kind)))
 	}
 	return outBuf
 }
@@ -106,7 +103,7 @@ func errResult(out []byte, status uint32, msg string) []byte {
 	if len(msg) > maxErrorMessage {
 		msg = msg[:maxErrorMessage]
 	}
-	out = binary.LittleEndian.AppendUint32(out[:0], status)
+	out = le.AppendUint32(out[:0], status)
 	return append(out, msg...)
 }
 
@@ -114,8 +111,31 @@ func errResult(out []byte, status uint32, msg string) []byte {
 func guard(out []byte, fn func(out []byte) []byte) (res []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = errResult(out, StatusPanic, fmt.Sprint(r))
+			res = errResult(out, StatusPanic, panicString(r))
 		}
 	}()
 	return fn(out)
+}
+
+// panicString describes a recovered panic value without fmt.
+func panicString(v any) string {
+	switch v := v.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	case interface{ String() string }:
+		return v.String()
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
+	}
+	return "panic with a value that is not an error, string or integer"
 }
