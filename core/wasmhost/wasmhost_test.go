@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -261,5 +262,31 @@ func BenchmarkPartition1000(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 		})
+	}
+}
+
+// TestGrants: plugins see no environment and a fake clock unless the configuration grants
+// them.
+func TestGrants(t *testing.T) {
+	see := func(cfg Config) (env string, now time.Time) {
+		t.Helper()
+		p := load(t, cfg, KindTransform)
+		out, err := p.Transform(context.Background(), "grants", 0, nil)
+		if err != nil || len(out) != 2 {
+			t.Fatalf("transform: %v, %v", out, err)
+		}
+		ms, err := strconv.ParseInt(string(out[1].Value), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out[0].Value), time.UnixMilli(ms)
+	}
+	env, now := see(Config{})
+	if env != "" || time.Since(now).Abs() < 24*time.Hour {
+		t.Fatalf("without grants the plugin saw env %q and time %v", env, now)
+	}
+	env, now = see(Config{WallClock: true, Env: map[string]string{"STREAMD_TEST_ENV": "granted"}, CryptoRandom: true})
+	if env != "granted" || time.Since(now).Abs() > time.Hour {
+		t.Fatalf("with grants the plugin saw env %q and time %v", env, now)
 	}
 }

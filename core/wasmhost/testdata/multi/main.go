@@ -7,7 +7,10 @@ package main
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/streamd/streamd/plugins/sdk"
 )
@@ -72,7 +75,15 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 }
 
 // transform upper-cases values, drops records whose key is "drop" and appends a header.
+// On topic "grants" it returns what the sandbox lets it see instead: the environment
+// variable STREAMD_TEST_ENV and the wall clock (milliseconds).
 func transform(topic string, p int32, recs []sdk.Record) ([]sdk.Record, error) {
+	if topic == "grants" {
+		return []sdk.Record{
+			{Key: []byte("env"), Value: []byte(os.Getenv("STREAMD_TEST_ENV"))},
+			{Key: []byte("now"), Value: []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))},
+		}, nil
+	}
 	out := recs[:0]
 	for _, r := range recs {
 		if string(r.Key) == "drop" {
