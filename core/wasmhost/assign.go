@@ -95,12 +95,14 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 	for t := range spec.Topics {
 		add(t)
 	}
+	var seen recentLists
 	for i := range spec.Members {
 		m := &spec.Members[i]
-		if i == 0 || !sameTopics(m.Topics, spec.Members[i-1].Topics) {
+		if _, ok := seen.find(m.Topics); !ok {
 			for _, t := range m.Topics {
 				add(t)
 			}
+			seen.add(m.Topics, 0)
 		}
 		for t := range m.Owned {
 			add(t)
@@ -117,20 +119,19 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 		return nil, fmt.Errorf("wasmhost: assign: %d partitions, limit %d", pl.total, maxPartitions)
 	}
 	// Members with the same subscription share one entry of the subscription table. A
-	// member whose topic list equals the previous member's reuses its entry without a
-	// lookup; others are resolved, normalized and deduplicated by content.
+	// member whose topic list equals one of the last few distinct lists reuses its entry
+	// without a lookup; others are resolved, normalized and deduplicated by content.
 	seed := maphash.MakeSeed()
 	byHash := map[uint64][]int{}
 	pl.memberSb = make([]int, len(spec.Members))
-	var prev []string
+	var recent recentLists
 	var idx []uint32
 	for i := range spec.Members {
 		m := &spec.Members[i]
-		if i > 0 && sameTopics(m.Topics, prev) {
-			pl.memberSb[i] = pl.memberSb[i-1]
+		if sb, ok := recent.find(m.Topics); ok {
+			pl.memberSb[i] = sb
 			continue
 		}
-		prev = m.Topics
 		idx = idx[:0]
 		for _, t := range m.Topics {
 			idx = append(idx, index[t])
@@ -156,6 +157,7 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 			byHash[sum] = append(byHash[sum], sb)
 		}
 		pl.memberSb[i] = sb
+		recent.add(m.Topics, sb)
 	}
 	pl.subBits = make([][]bool, len(pl.subs))
 	pl.wanted = make([]bool, len(pl.topics))
@@ -184,6 +186,31 @@ func planAssign(spec *GroupSpec) (*assignPlan, error) {
 		pl.owned[i] = o
 	}
 	return pl, nil
+}
+
+// recentLists remembers the last few distinct topic lists seen, with a value each.
+type recentLists struct {
+	lists [][]string
+	vals  []int
+	next  int
+}
+
+func (r *recentLists) find(l []string) (int, bool) {
+	for i, x := range r.lists {
+		if sameTopics(x, l) {
+			return r.vals[i], true
+		}
+	}
+	return 0, false
+}
+
+func (r *recentLists) add(l []string, v int) {
+	if len(r.lists) < 8 {
+		r.lists, r.vals = append(r.lists, l), append(r.vals, v)
+		return
+	}
+	r.lists[r.next], r.vals[r.next] = l, v
+	r.next = (r.next + 1) % len(r.lists)
 }
 
 // sameTopics reports whether two topic lists are equal, at once if they share their

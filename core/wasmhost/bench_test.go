@@ -13,6 +13,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/streamd/streamd/assignor"
@@ -132,6 +133,13 @@ func groupSpec(members, topics, partitions int, split bool) (assignor.GroupSpec,
 		if split && m%2 == 0 {
 			ts = names[:topics/2]
 		}
+		// Every member has its own copy of its subscription, as when decoded from its
+		// JoinGroup request.
+		own := make([]string, len(ts))
+		for i, t := range ts {
+			own[i] = strings.Clone(t)
+		}
+		ts = own
 		id := fmt.Sprintf("member-%04d", m)
 		as.Members = append(as.Members, assignor.Member{ID: id, Topics: ts})
 		ws.Members = append(ws.Members, wasmhost.Member{ID: id, Topics: ts, Generation: -1})
