@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 	"strings"
 )
@@ -33,8 +34,11 @@ func (p *Plugin) invoke(ctx context.Context, op string, size int, encode func([]
 	cc := in.cc.arm(ctx, p.rt.cfg.CallTimeout)
 	defer in.cc.disarm()
 	if in.inPtr == 0 || uint32(size) > in.inCap {
-		want := uint32(max(minInputBuffer, 1<<bits.Len32(uint32(size-1))))
-		in.stack[0] = uint64(want)
+		want := uint64(max(minInputBuffer, 1<<bits.Len32(uint32(max(size, 1)-1))))
+		if want > math.MaxUint32 {
+			want = uint64(size)
+		}
+		in.stack[0] = want
 		if err := in.alloc.CallWithStack(cc, in.stack[:]); err != nil {
 			return p.failure(op, in.stderr, err)
 		}
@@ -42,7 +46,7 @@ func (p *Plugin) invoke(ctx context.Context, op string, size int, encode func([]
 		if ptr == 0 || ptr%8 != 0 {
 			return &CallError{Plugin: p.name, Op: op, Err: ErrBadResult, Detail: fmt.Sprintf("plugin_alloc returned %#x, not an 8-byte aligned address", ptr)}
 		}
-		in.inPtr, in.inCap = ptr, want
+		in.inPtr, in.inCap = ptr, uint32(want)
 	}
 	buf, ok := in.mem.Read(in.inPtr, uint32(size))
 	if !ok {
