@@ -160,39 +160,78 @@ type rawRecord struct {
 
 var rawScratch []rawRecord
 
-// decodeHeaders decodes the header table into hdrScratch.
+// decodeHeaders decodes the header table into hdrScratch, the same way as the records:
+// plain stores into rawHeaders, then one typed copy. Every key is an interned string kept
+// alive by keyCache or liveKeys until the copy.
 func decodeHeaders(in []byte, hdrOff, nh uint32) error {
 	if cap(hdrScratch) < int(nh) {
 		hdrScratch = make([]Header, nh)
+		rawHdrScratch = make([]rawHeader, nh)
 	}
-	hdrs := hdrScratch[:nh]
-	for j := range hdrs {
-		he := in[hdrOff+uint32(j)*headerEntrySize:]
-		kb, okK := spanU(in, le.Uint32(he[0:]), le.Uint32(he[4:]))
-		v, okV := span(in, le.Uint32(he[8:]), int32(le.Uint32(he[12:])))
-		if !okK || !okV {
+	liveKeys = liveKeys[:0]
+	raw := rawHdrScratch[:nh]
+	size := uint64(len(in))
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(in)))
+	if hdrOff%4 != 0 {
+		return errBadInput
+	}
+	tbl := unsafe.Slice((*headerEntry)(unsafe.Pointer(&in[hdrOff])), nh)
+	for j := range raw {
+		e := &tbl[j]
+		ko, kl, vo, vl := e.keyOff, e.keyLen, e.valueOff, e.valueLen
+		if uint64(ko)+uint64(kl) > size {
 			return errBadInput
 		}
-		hdrs[j] = Header{Key: intern(kb), Value: v}
+		w := &raw[j]
+		k := intern(in[ko : ko+kl])
+		w.key = rawString{uintptr(unsafe.Pointer(unsafe.StringData(k))), uintptr(len(k))}
+		if uint64(vo)+uint64(vl) <= size {
+			w.value = rawSlice{base + uintptr(vo), uintptr(vl), uintptr(vl)}
+		} else if vl == 0xffffffff {
+			w.value = rawSlice{}
+		} else {
+			return errBadInput
+		}
+	}
+	if nh > 0 {
+		copy(hdrScratch[:nh], unsafe.Slice((*Header)(unsafe.Pointer(&raw[0])), nh))
 	}
 	return nil
 }
 
-// keyCache holds recently seen header keys: they repeat from record to record.
+// headerEntry is the in-memory view of a header table entry.
+type headerEntry struct{ keyOff, keyLen, valueOff, valueLen uint32 }
+
+// rawString and rawHeader have the memory layout of a string and of Header.
+type rawString struct{ ptr, len uintptr }
+
+type rawHeader struct {
+	key   rawString
+	value rawSlice
+}
+
+var rawHdrScratch []rawHeader
+
+// keyCache holds the header keys seen recently, by a hash of their length and ends: keys
+// repeat from record to record. Keys created during a call are also kept in liveKeys until
+// the call's headers are copied (a newer key may take an older one's slot).
 var (
-	keyCache [16]string
-	keyNext  int
+	keyCache [64]string
+	liveKeys []string
 )
 
 func intern(b []byte) string {
-	for i := range keyCache {
-		if keyCache[i] == string(b) {
-			return keyCache[i]
-		}
+	h := len(b) * 31
+	if len(b) > 0 {
+		h += int(b[0])*7 + int(b[len(b)-1])
+	}
+	slot := &keyCache[h&(len(keyCache)-1)]
+	if *slot == string(b) {
+		return *slot
 	}
 	s := string(b)
-	keyCache[keyNext] = s
-	keyNext = (keyNext + 1) % len(keyCache)
+	*slot = s
+	liveKeys = append(liveKeys, s)
 	return s
 }
 
