@@ -493,4 +493,3 @@ func (m *meterer) elements(content []byte) ([]byte, error) {
 	r.end()
 	return b, r.err
 }
-
