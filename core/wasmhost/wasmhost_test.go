@@ -290,3 +290,25 @@ func TestGrants(t *testing.T) {
 		t.Fatalf("with grants the plugin saw env %q and time %v", env, now)
 	}
 }
+
+// TestSameModuleTwice: two plugins of the same module (a hot swap to identical bytes, or
+// one module under two names) share compiled code; closing one leaves the other able to
+// start new instances.
+func TestSameModuleTwice(t *testing.T) {
+	r := newRuntime(t, Config{})
+	ctx := context.Background()
+	a, err := r.Load(ctx, "a", multiWasm(t), KindPartitioner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Load(ctx, "b", multiWasm(t), KindPartitioner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	// A recovered panic discards b's instance: the next call must start a new one.
+	if _, err := b.Partition(ctx, "panic", 3, records(2)); !errors.Is(err, ErrGuestPanic) {
+		t.Fatalf("got %v, want ErrGuestPanic", err)
+	}
+	checkHash(t, b, records(10), 3)
+}
