@@ -190,3 +190,49 @@ func hasCustomSection(wasm []byte) bool {
 	}
 	return false
 }
+
+// TestHandWrittenPartitioner is a plugin written from docs/plugin-abi.md alone, in
+// WebAssembly: it walks the record table and places each record at len(key) % n (null
+// keys at 0), writing its result at address 128 KiB.
+func TestHandWrittenPartitioner(t *testing.T) {
+	load := func(off byte) []byte { return []byte{0x28, 0x02, off} } // i32.load offset=off
+	get := func(l byte) []byte { return []byte{0x20, l} }
+	set := func(l byte) []byte { return []byte{0x21, l} }
+	// params: 0 ptr, 1 len; locals: 2 count, 3 record table, 4 partitions, 5 i, 6 out, 7 key length
+	code := cat(
+		get(0), load(16), set(2),
+		get(0), get(0), load(20), []byte{0x6a}, set(3),
+		get(0), load(8), set(4),
+		i32const(128<<10), set(6),
+		get(6), i32const(0), []byte{0x36, 0x02, 0}, // status 0
+		get(6), get(2), []byte{0x36, 0x02, 4}, // count
+		i32const(0), set(5),
+		[]byte{0x02, 0x40, 0x03, 0x40}, // block loop
+		get(5), get(2), []byte{0x4f, 0x0d, 0x01}, // i >= count: br_if 1
+		get(3), get(5), i32const(32), []byte{0x6c, 0x6a}, load(12), set(7), // key_len
+		get(6), get(5), i32const(4), []byte{0x6c, 0x6a}, // &partition[i]
+		get(7), i32const(-1), []byte{0x46, 0x04, 0x7f}, i32const(0), []byte{0x05}, get(7), get(4), []byte{0x70, 0x0b},
+		[]byte{0x36, 0x02, 8}, // store partition
+		get(5), i32const(1), []byte{0x6a}, set(5),
+		[]byte{0x0c, 0x00, 0x0b, 0x0b}, // br 0; end loop; end block
+		get(6), []byte{0xad}, i64const(32), []byte{0x86}, // out << 32
+		get(2), i32const(4), []byte{0x6c}, i32const(8), []byte{0x6a, 0xad, 0x84}, // | 8 + 4*count
+	)
+	m := wmod{funcs: append(pluginFuncs(), wfunc{typ: 2, export: "partition", locals: []localDecl{{n: 6, typ: tI32}}, code: code}), pages: 4}
+	p := loadModule(t, Config{}, m.bytes())
+	recs := records(100)
+	recs[7].Key = nil
+	got, err := p.Partition(context.Background(), "t", 7, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		want := int32(len(r.Key) % 7)
+		if r.Key == nil {
+			want = 0
+		}
+		if got[i] != want {
+			t.Fatalf("record %d: partition %d, want %d", i, got[i], want)
+		}
+	}
+}
