@@ -207,14 +207,14 @@ func TestHandWrittenPartitioner(t *testing.T) {
 		get(6), i32const(0), []byte{0x36, 0x02, 0}, // status 0
 		get(6), get(2), []byte{0x36, 0x02, 4}, // count
 		i32const(0), set(5),
-		[]byte{0x02, 0x40, 0x03, 0x40}, // block loop
+		[]byte{0x02, 0x40, 0x03, 0x40},           // block loop
 		get(5), get(2), []byte{0x4f, 0x0d, 0x01}, // i >= count: br_if 1
 		get(3), get(5), i32const(32), []byte{0x6c, 0x6a}, load(12), set(7), // key_len
 		get(6), get(5), i32const(4), []byte{0x6c, 0x6a}, // &partition[i]
 		get(7), i32const(-1), []byte{0x46, 0x04, 0x7f}, i32const(0), []byte{0x05}, get(7), get(4), []byte{0x70, 0x0b},
 		[]byte{0x36, 0x02, 8}, // store partition
 		get(5), i32const(1), []byte{0x6a}, set(5),
-		[]byte{0x0c, 0x00, 0x0b, 0x0b}, // br 0; end loop; end block
+		[]byte{0x0c, 0x00, 0x0b, 0x0b},                   // br 0; end loop; end block
 		get(6), []byte{0xad}, i64const(32), []byte{0x86}, // out << 32
 		get(2), i32const(4), []byte{0x6c}, i32const(8), []byte{0x6a, 0xad, 0x84}, // | 8 + 4*count
 	)
