@@ -14,13 +14,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-// shared holds what is built once per test run: the test plugin and a compilation cache
+// shared holds what is built once per test run: the test plugins and a compilation cache
 // directory, so that each test's Load takes milliseconds instead of ~0.5 s.
 var shared struct {
-	dir      string
-	once     sync.Once
-	multi    []byte
-	buildErr error
+	dir     string
+	mu      sync.Mutex
+	plugins map[string][]byte
+	errs    map[string]error
 }
 
 func TestMain(m *testing.M) {
@@ -41,31 +41,44 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// multiWasm builds testdata/multi with the standard toolchain (once per run).
-func multiWasm(tb testing.TB) []byte {
+// BuildPlugin builds testdata/NAME with the standard toolchain (once per run) and returns
+// the module. It is exported for the benchmarks of package wasmhost_test.
+func BuildPlugin(tb testing.TB, name string) []byte {
 	tb.Helper()
-	shared.once.Do(func() {
-		if out, err := exec.Command("go", "tool", "dist", "list").Output(); err != nil || !strings.Contains(string(out), "wasip1/wasm") {
-			shared.buildErr = fmt.Errorf("skip: this go toolchain cannot build GOOS=wasip1 GOARCH=wasm (%v)", err)
-			return
-		}
-		out := filepath.Join(shared.dir, "multi.wasm")
-		cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/multi")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			shared.buildErr = fmt.Errorf("building testdata/multi: %v\n%s", err, msg)
-			return
-		}
-		shared.multi, shared.buildErr = os.ReadFile(out)
-	})
-	if shared.buildErr != nil {
-		if strings.HasPrefix(shared.buildErr.Error(), "skip:") {
-			tb.Skip(shared.buildErr)
-		}
-		tb.Fatal(shared.buildErr)
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.plugins == nil {
+		shared.plugins, shared.errs = map[string][]byte{}, map[string]error{}
 	}
-	return shared.multi
+	if _, done := shared.plugins[name]; !done && shared.errs[name] == nil {
+		shared.plugins[name], shared.errs[name] = buildTestdata(name)
+	}
+	if err := shared.errs[name]; err != nil {
+		if strings.HasPrefix(err.Error(), "skip:") {
+			tb.Skip(err)
+		}
+		tb.Fatal(err)
+	}
+	return shared.plugins[name]
 }
+
+func buildTestdata(name string) ([]byte, error) {
+	if out, err := exec.Command("go", "tool", "dist", "list").Output(); err != nil || !strings.Contains(string(out), "wasip1/wasm") {
+		return nil, fmt.Errorf("skip: this go toolchain cannot build GOOS=wasip1 GOARCH=wasm (%v)", err)
+	}
+	out := filepath.Join(shared.dir, name+".wasm")
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-o", out, "./testdata/"+name)
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("building testdata/%s: %v\n%s", name, err, msg)
+	}
+	return os.ReadFile(out)
+}
+
+// SharedCacheDir is the compilation cache shared by the tests of one run.
+func SharedCacheDir() string { return filepath.Join(shared.dir, "cache") }
+
+func multiWasm(tb testing.TB) []byte { return BuildPlugin(tb, "multi") }
 
 // newRuntime returns a runtime closed at cleanup, using the shared compilation cache
 // unless cfg names another.
@@ -75,7 +88,7 @@ func newRuntime(tb testing.TB, cfg Config) *Runtime {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.CacheDir == "" {
-		cfg.CacheDir = filepath.Join(shared.dir, "cache")
+		cfg.CacheDir = SharedCacheDir()
 	}
 	r, err := NewRuntime(context.Background(), cfg)
 	if err != nil {

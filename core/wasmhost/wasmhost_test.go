@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -84,10 +85,16 @@ func TestAssign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Assignment{Members: map[string]map[string][]int32{
-		"m1": {"a": {0, 2}},
-		"m2": {"a": {1}, "b": {0}},
-	}}
+	want := Assignment{
+		Members: map[string]map[string][]int32{
+			"m1": {"a": {0, 2}},
+			"m2": {"a": {1}, "b": {0}},
+		},
+		Lists: map[string][]TopicPartition{
+			"m1": {{"a", 0}, {"a", 2}},
+			"m2": {{"a", 1}, {"b", 0}},
+		},
+	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("assign: got %v, want %v", got, want)
 	}
@@ -204,12 +211,12 @@ func TestLoadRejects(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"garbage", []byte("not wasm"), Config{}, "compile:"},
+		{"garbage", []byte("not wasm"), Config{}, "not a WebAssembly module"},
 		{"too large", multi, Config{MaxModuleBytes: 1 << 20}, "limit 1048576"},
-		{"forbidden import", fakeModule{importEvil: true, abi: 1, kinds: 1}.bytes(), Config{}, "import env.evil is not allowed"},
-		{"missing export", fakeModule{abi: 1, kinds: 1, skip: "partition"}.bytes(), Config{}, `missing export "partition" required for a partitioner`},
-		{"wrong abi", fakeModule{abi: 2, kinds: 1}.bytes(), Config{}, "abi_version 2, host supports 1"},
-		{"kind not registered", fakeModule{abi: 1, kinds: 2}.bytes(), Config{}, "does not register a partitioner"},
+		{"forbidden import", fakeModule{importEvil: true, abi: 2, kinds: 1}.bytes(), Config{}, "import env.evil is not allowed"},
+		{"missing export", fakeModule{abi: 2, kinds: 1, skip: "partition"}.bytes(), Config{}, `missing export "partition" required for a partitioner`},
+		{"wrong abi", fakeModule{abi: 1, kinds: 1}.bytes(), Config{}, "abi_version 1, host supports 2"},
+		{"kind not registered", fakeModule{abi: 2, kinds: 2}.bytes(), Config{}, "does not register a partitioner"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRuntime(t, tc.cfg)
@@ -222,7 +229,7 @@ func TestLoadRejects(t *testing.T) {
 	// The hand-written module is otherwise acceptable: it proves other toolchains can
 	// satisfy the load checks.
 	r := newRuntime(t, Config{MemoryLimitBytes: 1}) // raised to the 4 MiB minimum
-	if _, err := r.Load(context.Background(), "fake", fakeModule{abi: 1, kinds: 1}.bytes(), KindPartitioner); err != nil {
+	if _, err := r.Load(context.Background(), "fake", fakeModule{abi: 2, kinds: 1}.bytes(), KindPartitioner); err != nil {
 		t.Fatalf("valid hand-written module rejected: %v", err)
 	}
 }
@@ -256,4 +263,52 @@ func BenchmarkPartition1000(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 		})
 	}
+}
+
+// TestGrants: plugins see no environment and a fake clock unless the configuration grants
+// them.
+func TestGrants(t *testing.T) {
+	see := func(cfg Config) (env string, now time.Time) {
+		t.Helper()
+		p := load(t, cfg, KindTransform)
+		out, err := p.Transform(context.Background(), "grants", 0, nil)
+		if err != nil || len(out) != 2 {
+			t.Fatalf("transform: %v, %v", out, err)
+		}
+		ms, err := strconv.ParseInt(string(out[1].Value), 10, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out[0].Value), time.UnixMilli(ms)
+	}
+	env, now := see(Config{})
+	if env != "" || time.Since(now).Abs() < 24*time.Hour {
+		t.Fatalf("without grants the plugin saw env %q and time %v", env, now)
+	}
+	env, now = see(Config{WallClock: true, Env: map[string]string{"STREAMD_TEST_ENV": "granted"}, CryptoRandom: true})
+	if env != "granted" || time.Since(now).Abs() > time.Hour {
+		t.Fatalf("with grants the plugin saw env %q and time %v", env, now)
+	}
+}
+
+// TestSameModuleTwice: two plugins of the same module (a hot swap to identical bytes, or
+// one module under two names) share compiled code; closing one leaves the other able to
+// start new instances.
+func TestSameModuleTwice(t *testing.T) {
+	r := newRuntime(t, Config{})
+	ctx := context.Background()
+	a, err := r.Load(ctx, "a", multiWasm(t), KindPartitioner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.Load(ctx, "b", multiWasm(t), KindPartitioner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	// A recovered panic discards b's instance: the next call must start a new one.
+	if _, err := b.Partition(ctx, "panic", 3, records(2)); !errors.Is(err, ErrGuestPanic) {
+		t.Fatalf("got %v, want ErrGuestPanic", err)
+	}
+	checkHash(t, b, records(10), 3)
 }

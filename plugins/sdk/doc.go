@@ -1,5 +1,5 @@
 // Package sdk is the Go SDK for streamd Wasm plugins. It has no dependencies outside the
-// standard library and implements ABI version 1, documented in docs/plugin-abi.md.
+// standard library and implements ABI version 2, documented in docs/plugin-abi.md.
 //
 // A plugin is a `package main` built as a WASI reactor:
 //
@@ -14,23 +14,17 @@
 // protocol; the plugin author only writes batch functions. The host calls each export with
 // a whole batch, never one record at a time.
 //
-// Encodings (all integers little-endian; see docs/plugin-abi.md for the normative text):
-//
-//	records   := u32 count, record*count
-//	record    := i64 timestamp_ms, bytes key, bytes value, u32 nheaders, header*nheaders
-//	header    := u32 klen, key[klen], bytes value
-//	bytes     := i32 len (-1 = null), data[len]
-//	partition input  := u32 tlen, topic, i32 num_partitions, records
-//	partition output := u32 status=0, u32 count, i32*count
-//	transform input  := u32 tlen, topic, i32 partition, records
-//	transform output := u32 status=0, records
-//	assign input     := JSON GroupSpec;  assign output := u32 status=0, JSON Assignment
-//	error output     := u32 status!=0, UTF-8 message (rest of the buffer)
+// Records are decoded without copying: the records slice, the Record and Header values and
+// their Key/Value byte slices point into buffers the SDK reuses on the next call. Copy what
+// must be kept past the call (strings, such as topic names and header keys, are safe to
+// keep). The same holds for Member.UserData in an assignor.
 //
 // A panic in a registered function is recovered by the SDK and reported as status
-// StatusPanic with the panic value as message, so the instance stays usable.
+// StatusPanic with the panic value as message; the host then replaces the instance.
 //
-// The records slice, the Record and Header values and their byte slices passed to a
-// registered function alias buffers the SDK reuses on the next call (allocation is
-// expensive in a Go guest); copy what must be kept past the call.
+// Performance notes for authors: calls carry whole batches, so per-record work dominates.
+// A Go guest pays for every function call that is not inlined and for allocation (the
+// guest's garbage collector runs inside the call); keep per-record loops tight, avoid maps
+// and per-record allocation, and in an assignor prefer Member.TopicIndexes and
+// Assignment.Owners (slices indexed by topic) over the map-shaped fields.
 package sdk

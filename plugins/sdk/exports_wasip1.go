@@ -10,10 +10,9 @@ import (
 // The exports below are the plugin ABI (docs/plugin-abi.md). Pointers are wasm32
 // linear-memory addresses.
 
-var (
-	inBuf  = make([]byte, 0, 64<<10) // input placed by the host via plugin_alloc
-	outBuf = make([]byte, 0, 64<<10) // result of the last call; valid until the next call
-)
+// inBuf is the input buffer handed to the host by plugin_alloc; it stays valid for every
+// later call until the host asks for a larger one.
+var inBuf []byte
 
 //go:wasmexport abi_version
 func abiVersion() int32 { return ABIVersion }
@@ -21,15 +20,15 @@ func abiVersion() int32 { return ABIVersion }
 //go:wasmexport plugin_kinds
 func pluginKinds() int32 { return registeredKinds() }
 
-// plugin_alloc returns the address of a buffer of at least size bytes for the host to
-// write the next call's input into. The buffer is reused by later calls.
+// plugin_alloc returns the address of an 8-byte aligned buffer of at least size bytes,
+// which holds the input of every following call until the next plugin_alloc.
 //
 //go:wasmexport plugin_alloc
 func pluginAlloc(size uint32) uint32 {
 	if cap(inBuf) < int(size) || cap(inBuf) == 0 {
-		inBuf = make([]byte, 0, max(int(size), 1))
+		inBuf = make([]byte, max(int(size), 8)) // Go allocations of ≥ 8 bytes are 8-aligned
 	}
-	return addr(inBuf[:1])
+	return addr(inBuf)
 }
 
 //go:wasmexport partition
@@ -43,12 +42,12 @@ func assignExport(ptr, size uint32) uint64 { return call(ptr, size, handleAssign
 
 func addr(b []byte) uint32 { return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(b)))) }
 
-// call checks that the input is the buffer handed out by plugin_alloc, runs h and returns
-// the result buffer packed as ptr<<32 | len.
+// call checks that the input lies in the plugin_alloc buffer, runs h and returns the
+// result buffer packed as ptr<<32 | len.
 func call(ptr, size uint32, h func(in, out []byte) []byte) uint64 {
 	var out []byte
-	if cap(inBuf) == 0 || ptr != addr(inBuf[:1]) || int(size) > cap(inBuf) {
-		out = errResult(outBuf, StatusBadInput, "sdk: input not at the plugin_alloc buffer")
+	if cap(inBuf) == 0 || ptr != addr(inBuf) || int(size) > cap(inBuf) {
+		out = errResult(outBuf, StatusBadInput, "sdk: input not in the plugin_alloc buffer")
 	} else {
 		out = h(inBuf[:size], outBuf)
 	}

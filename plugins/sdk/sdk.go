@@ -1,14 +1,9 @@
 package sdk
 
-import (
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"slices"
-)
+import "strconv"
 
 // ABIVersion is the plugin ABI version this SDK implements (export abi_version).
-const ABIVersion = 1
+const ABIVersion = 2
 
 // Kind bits returned by the plugin_kinds export.
 const (
@@ -53,26 +48,6 @@ type TransformFunc func(topic string, partition int32, records []Record) ([]Reco
 // AssignFunc computes a consumer group assignment.
 type AssignFunc func(spec GroupSpec) (Assignment, error)
 
-// GroupSpec is the assignor input (JSON encoded on the wire).
-type GroupSpec struct {
-	Group   string           `json:"group"`
-	Members []Member         `json:"members"`
-	Topics  map[string]int32 `json:"topics"` // topic -> partition count
-}
-
-// Member is one group member. UserData is base64 in JSON.
-type Member struct {
-	ID       string             `json:"id"`
-	Topics   []string           `json:"topics"`
-	UserData []byte             `json:"user_data,omitempty"`
-	Owned    map[string][]int32 `json:"owned,omitempty"`
-}
-
-// Assignment maps member id -> topic -> partitions.
-type Assignment struct {
-	Members map[string]map[string][]int32 `json:"members"`
-}
-
 var (
 	partitioner PartitionFunc
 	transformer TransformFunc
@@ -102,12 +77,33 @@ func registeredKinds() int32 {
 	return k
 }
 
+// Handle runs one call of the given kind exactly as the plugin's export does: in is an
+// input buffer in the ABI encoding, the result is the result buffer (status first). The
+// result is reused by the next call. Hosts use the exports; Handle exists so that the
+// encodings can be tested natively, outside a WebAssembly runtime.
+func Handle(kind int32, in []byte) []byte {
+	switch kind {
+	case KindPartitioner:
+		outBuf = handlePartition(in, outBuf)
+	case KindTransform:
+		outBuf = handleTransform(in, outBuf)
+	case KindAssignor:
+		outBuf = handleAssign(in, outBuf)
+	default:
+		outBuf = errResult(outBuf, StatusNotRegistered, "sdk: unknown kind "+strconv.Itoa(int(kind)))
+	}
+	return outBuf
+}
+
+// outBuf is the result of the last call; valid until the next call.
+var outBuf = make([]byte, 0, 64<<10)
+
 // errResult encodes an error result into out.
 func errResult(out []byte, status uint32, msg string) []byte {
 	if len(msg) > maxErrorMessage {
 		msg = msg[:maxErrorMessage]
 	}
-	out = appendU32(out[:0], status)
+	out = le.AppendUint32(out[:0], status)
 	return append(out, msg...)
 }
 
@@ -115,81 +111,31 @@ func errResult(out []byte, status uint32, msg string) []byte {
 func guard(out []byte, fn func(out []byte) []byte) (res []byte) {
 	defer func() {
 		if r := recover(); r != nil {
-			res = errResult(out, StatusPanic, fmt.Sprint(r))
+			res = errResult(out, StatusPanic, panicString(r))
 		}
 	}()
 	return fn(out)
 }
 
-// handlePartition decodes a partition input, runs the partitioner and encodes the result
-// into out (reused).
-func handlePartition(in, out []byte) []byte {
-	if partitioner == nil {
-		return errResult(out, StatusNotRegistered, "sdk: no partitioner registered")
+// panicString describes a recovered panic value without fmt.
+func panicString(v any) string {
+	switch v := v.(type) {
+	case error:
+		return v.Error()
+	case string:
+		return v
+	case interface{ String() string }:
+		return v.String()
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case int32:
+		return strconv.FormatInt(int64(v), 10)
+	case uint64:
+		return strconv.FormatUint(v, 10)
+	case bool:
+		return strconv.FormatBool(v)
 	}
-	return guard(out, func(out []byte) []byte {
-		d := decoder{b: in}
-		topic := d.str()
-		n := d.i32()
-		recs := d.records()
-		if d.err != nil {
-			return errResult(out, StatusBadInput, "sdk: partition input: "+d.err.Error())
-		}
-		parts, err := partitioner(topic, n, recs)
-		if err != nil {
-			return errResult(out, StatusFailed, err.Error())
-		}
-		out = appendU32(out[:0], StatusOK)
-		out = appendU32(out, uint32(len(parts)))
-		out = slices.Grow(out, 4*len(parts))
-		b := out[len(out) : len(out)+4*len(parts)]
-		for i, p := range parts {
-			binary.LittleEndian.PutUint32(b[4*i:], uint32(p))
-		}
-		return out[:len(out)+len(b)]
-	})
-}
-
-func handleTransform(in, out []byte) []byte {
-	if transformer == nil {
-		return errResult(out, StatusNotRegistered, "sdk: no transform registered")
-	}
-	return guard(out, func(out []byte) []byte {
-		d := decoder{b: in}
-		topic := d.str()
-		part := d.i32()
-		recs := d.records()
-		if d.err != nil {
-			return errResult(out, StatusBadInput, "sdk: transform input: "+d.err.Error())
-		}
-		res, err := transformer(topic, part, recs)
-		if err != nil {
-			return errResult(out, StatusFailed, err.Error())
-		}
-		// The result may alias the input buffer; out is a distinct buffer.
-		out = appendU32(out[:0], StatusOK)
-		return appendRecords(out, res)
-	})
-}
-
-func handleAssign(in, out []byte) []byte {
-	if assignor == nil {
-		return errResult(out, StatusNotRegistered, "sdk: no assignor registered")
-	}
-	return guard(out, func(out []byte) []byte {
-		var spec GroupSpec
-		if err := json.Unmarshal(in, &spec); err != nil {
-			return errResult(out, StatusBadInput, "sdk: assign input: "+err.Error())
-		}
-		a, err := assignor(spec)
-		if err != nil {
-			return errResult(out, StatusFailed, err.Error())
-		}
-		js, err := json.Marshal(a)
-		if err != nil {
-			return errResult(out, StatusFailed, "sdk: encode assignment: "+err.Error())
-		}
-		out = appendU32(out[:0], StatusOK)
-		return append(out, js...)
-	})
+	return "panic with a value that is not an error, string or integer"
 }

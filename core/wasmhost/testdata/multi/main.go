@@ -7,7 +7,10 @@ package main
 
 import (
 	"errors"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/streamd/streamd/plugins/sdk"
 )
@@ -20,7 +23,10 @@ func init() {
 
 func main() {}
 
-var sink [][]byte
+var (
+	sink  [][]byte
+	zeros []int32
+)
 
 func fnv(b []byte) uint32 {
 	h := uint32(2166136261)
@@ -53,6 +59,11 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 		return out, nil
 	case "zero":
 		return make([]int32, len(recs)), nil
+	case "noalloc":
+		if cap(zeros) < len(recs) {
+			zeros = make([]int32, len(recs))
+		}
+		return zeros[:len(recs)], nil
 	case "fail":
 		return nil, errors.New("refused")
 	}
@@ -64,7 +75,15 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 }
 
 // transform upper-cases values, drops records whose key is "drop" and appends a header.
+// On topic "grants" it returns what the sandbox lets it see instead: the environment
+// variable STREAMD_TEST_ENV and the wall clock (milliseconds).
 func transform(topic string, p int32, recs []sdk.Record) ([]sdk.Record, error) {
+	if topic == "grants" {
+		return []sdk.Record{
+			{Key: []byte("env"), Value: []byte(os.Getenv("STREAMD_TEST_ENV"))},
+			{Key: []byte("now"), Value: []byte(strconv.FormatInt(time.Now().UnixMilli(), 10))},
+		}, nil
+	}
 	out := recs[:0]
 	for _, r := range recs {
 		if string(r.Key) == "drop" {
