@@ -1,7 +1,11 @@
+//go:build !wasip1
+
+// The Wasm adapter runs on the host only: a plugin built for wasip1 may import this
+// package for its pure strategies without pulling in the host runtime.
+
 package assignor
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -50,7 +54,8 @@ func (w *wasmAssignor) Assign(spec GroupSpec) (Assignment, error) {
 	members := slices.Clone(spec.Members)
 	sort.Slice(members, func(i, j int) bool { return members[i].ID < members[j].ID })
 	for _, m := range members {
-		wm := wasmhost.Member{ID: m.ID, Topics: slices.Sorted(slices.Values(m.Topics))}
+		wm := wasmhost.Member{ID: m.ID, InstanceID: m.InstanceID, Rack: m.Rack,
+			Topics: slices.Sorted(slices.Values(m.Topics)), Generation: m.Generation}
 		for _, tp := range m.Owned {
 			if wm.Owned == nil {
 				wm.Owned = map[string][]int32{}
@@ -68,16 +73,12 @@ func (w *wasmAssignor) Assign(spec GroupSpec) (Assignment, error) {
 	}
 	out := make(Assignment, len(members))
 	for _, m := range members {
-		var tps []TopicPartition
-		for t, ps := range res.Members[m.ID] {
-			for _, p := range ps {
-				tps = append(tps, TopicPartition{Topic: t, Partition: p})
-			}
+		tps := res.Lists[m.ID] // sorted by (topic, partition)
+		conv := make([]TopicPartition, len(tps))
+		for i, tp := range tps {
+			conv[i] = TopicPartition(tp)
 		}
-		slices.SortFunc(tps, func(x, y TopicPartition) int {
-			return cmp.Or(cmp.Compare(x.Topic, y.Topic), cmp.Compare(x.Partition, y.Partition))
-		})
-		out[m.ID] = tps
+		out[m.ID] = conv
 	}
 	return out, nil
 }

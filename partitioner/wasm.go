@@ -1,3 +1,8 @@
+//go:build !wasip1
+
+// The Wasm adapter runs on the host only: a plugin built for wasip1 may import this
+// package for its pure strategies without pulling in the host runtime.
+
 package partitioner
 
 import (
@@ -87,11 +92,9 @@ func (w *wasmPartitioner) Partition(topic string, n int32, recs []Record, out []
 			}
 			end++
 		}
-		got, err := p.Partition(context.Background(), topic, n, in[start:end])
-		if err != nil {
+		if err := p.PartitionInto(context.Background(), topic, n, in[start:end], out[start:end]); err != nil {
 			return fmt.Errorf("partitioner: %s%s: %w", PluginPrefix, w.name, err)
 		}
-		copy(out[start:end], got)
 		start = end
 	}
 	return nil

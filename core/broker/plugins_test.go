@@ -25,7 +25,7 @@ import (
 func TestPluginAdminAPI(t *testing.T) {
 	mis := wasmbuildtest.Module(t, guestDir+"misbehave")
 	evil := wasmbuildtest.Module(t, guestDir+"evil")
-	abi2 := wasmbuildtest.Module(t, guestDir+"abi2")
+	badabi := wasmbuildtest.Module(t, guestDir+"badabi")
 	b, api := pluginBroker(t, "", withPlugins(func(p *config.PluginsConfig) { p.MaxModuleBytes = 8 << 20 }))
 
 	info := api.upload("hash", "partitioner", mis, 201)
@@ -45,7 +45,7 @@ func TestPluginAdminAPI(t *testing.T) {
 	api.expectError("POST", "/v1/plugins/p?kind=partitioner", []byte("MZ\x90\x00 not wasm"), 422, "invalid module")
 	api.expectError("POST", "/v1/plugins/p?kind=partitioner", []byte("\x00asm\x01\x00\x00\x00"), 422, `missing export "memory"`)
 	api.expectError("POST", "/v1/plugins/p?kind=partitioner", evil, 422, "import env.open_socket is not allowed")
-	api.expectError("POST", "/v1/plugins/p?kind=partitioner", abi2, 422, "abi_version 2, host supports 1")
+	api.expectError("POST", "/v1/plugins/p?kind=partitioner", badabi, 422, "abi_version 99, host supports 2")
 	api.expectError("POST", "/v1/plugins/p?kind=transform", mis, 422, "module does not register a transform")
 	api.expectError("POST", "/v1/plugins/p?kind=partitioner", make([]byte, 8<<20+1), 413, "more than 8388608 bytes ([plugins] max_module_bytes)")
 	api.expectError("POST", "/v1/plugins/hash?kind=assignor", mis, 409, `plugin "hash" is a partitioner; delete it before uploading a assignor`)

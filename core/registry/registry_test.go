@@ -190,9 +190,9 @@ func TestPutGetListModuleDelete(t *testing.T) {
 func TestPutRejects(t *testing.T) {
 	mis := wasmbuildtest.Module(t, guests+"misbehave")
 	evil := wasmbuildtest.Module(t, guests+"evil")
-	abi2 := wasmbuildtest.Module(t, guests+"abi2")
+	badabi := wasmbuildtest.Module(t, guests+"badabi")
 	e := open(t, t.TempDir(), wasmhost.Config{MaxModuleBytes: 8 << 20})
-	if _, _, err := e.reg.Put(ctx(t), "p", wasmhost.KindAssignor, abi2[:100]); err == nil {
+	if _, _, err := e.reg.Put(ctx(t), "p", wasmhost.KindAssignor, badabi[:100]); err == nil {
 		t.Fatal("truncated module accepted")
 	}
 	for _, tc := range []struct {
@@ -204,10 +204,10 @@ func TestPutRejects(t *testing.T) {
 	}{
 		{"bad/name", wasmhost.KindPartitioner, mis, registry.ErrBadRequest, `invalid plugin name "bad/name"`},
 		{"p", wasmhost.Kind(9), mis, registry.ErrBadRequest, `unknown plugin kind "kind(9)"`},
-		{"p", wasmhost.KindPartitioner, []byte("not wasm at all"), registry.ErrInvalid, "compile"},
+		{"p", wasmhost.KindPartitioner, []byte("not wasm at all"), registry.ErrInvalid, "not a WebAssembly module"},
 		{"p", wasmhost.KindPartitioner, []byte("\x00asm\x01\x00\x00\x00"), registry.ErrInvalid, `missing export "memory"`},
 		{"p", wasmhost.KindPartitioner, evil, registry.ErrInvalid, "import env.open_socket is not allowed"},
-		{"p", wasmhost.KindPartitioner, abi2, registry.ErrInvalid, "abi_version 2, host supports 1"},
+		{"p", wasmhost.KindPartitioner, badabi, registry.ErrInvalid, "abi_version 99, host supports 2"},
 		{"p", wasmhost.KindTransform, mis, registry.ErrInvalid, "module does not register a transform"},
 		{"p", wasmhost.KindPartitioner, make([]byte, 8<<20+1), registry.ErrTooLarge, "8388609 bytes, the limit is 8388608"},
 	} {

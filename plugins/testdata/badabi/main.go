@@ -1,5 +1,5 @@
-// Command abi2 is a test module that has every export of a partitioner but reports ABI
-// version 2, which the host does not support; it does not use the SDK.
+// Command badabi is a test module that has every export of a partitioner but reports ABI
+// version 99, which the host does not support; it does not use the SDK.
 package main
 
 import "unsafe"
@@ -7,7 +7,7 @@ import "unsafe"
 var buf = make([]byte, 1<<16)
 
 //go:wasmexport abi_version
-func abiVersion() int32 { return 2 }
+func abiVersion() int32 { return 99 }
 
 //go:wasmexport plugin_kinds
 func pluginKinds() int32 { return 1 }
