@@ -92,6 +92,7 @@ type CompactOptions struct {
 	MinCleanableDirtyRatio float64         // skip the pass below this dirty ratio
 	MaxCompactionLagMs     int64           // a dirty segment this old forces a pass; <= 0: never
 	IOBytesPerSecond       float64         // throttle of reads + writes; <= 0 or +Inf/MaxFloat64: unlimited
+	DutyCycle              float64         // most fraction of wall time the pass works; <= 0 or >= 1: no limit
 	Stop                   <-chan struct{} // closed: abandon the pass (ErrCompactStopped)
 }
 
@@ -101,6 +102,9 @@ type CompactResult struct {
 	SegmentsCleaned         int     // segments rewritten
 	BytesBefore, BytesAfter int64   // bytes of the cleanable range before and after
 	DirtyRatio              float64 // dirty bytes / cleanable bytes, before the pass
+	// Elapsed is the wall time of the pass; Paused how much of it the pass
+	// slept for IOBytesPerSecond and DutyCycle.
+	Elapsed, Paused time.Duration
 }
 
 // compacting holds the logs with a Compact pass in progress.
@@ -130,7 +134,7 @@ type planSeg struct {
 // are serialised (a concurrent call returns at once with Cleaned false).
 // Appends, reads, retention and DeleteRecords run concurrently; readers of a
 // rewritten segment finish reading the old copy.
-func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
+func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	if _, busy := compacting.LoadOrStore(l, true); busy {
 		return CompactResult{}, nil
 	}
@@ -163,7 +167,6 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	if firstDirty < segs[0].v.seg.base || firstDirty > segs[len(segs)-1].v.next {
 		firstDirty = segs[0].v.seg.base // unknown or out of range: all dirty
 	}
-	var res CompactResult
 	var dirty, total int64
 	forced := false
 	for _, p := range segs[:n] {
@@ -185,6 +188,9 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	res.BytesBefore, res.BytesAfter = total, total
 
 	th := newThrottle(l, opts)
+	defer func() { res.Elapsed, res.Paused = time.Since(th.start), th.paused }()
+	sc := scratchPool.Get().(*cleanScratch)
+	defer scratchPool.Put(sc)
 	// Size the map for the worst case, every dirty offset a distinct key
 	// (capped by maxOffsetMapBytes).
 	var dirtyOffsets int64
@@ -210,23 +216,31 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 		}
 		mapped = true
 		stop := int64(-1)
-		err := forEachBatch(p.v.seg, p.size, th, func(b []byte, h batch.Header) error {
+		var r batch.Record
+		err := sc.forEachBatch(p.v.seg, p.size, th, func(b []byte, h batch.Header, _ int64) error {
 			if h.Control() || h.NextOffset() <= firstDirty {
 				return nil
 			}
-			_, recs, err := batch.Records(b)
-			if err != nil {
-				return fmt.Errorf("storage: compact: segment %d offset %d: %w", p.v.seg.base, h.BaseOffset, err)
+			if err := th.work(len(b)); err != nil {
+				return err
 			}
-			for i := range recs {
-				off := h.BaseOffset + int64(recs[i].OffsetDelta)
-				if recs[i].Key == nil || off < firstDirty {
+			data, err := sc.recordData(b, h)
+			if err != nil {
+				return err
+			}
+			it := batch.NewRecordIter(data, h.NumRecords)
+			for _, ok := it.Next(&r); ok; _, ok = it.Next(&r) {
+				off := h.BaseOffset + int64(r.OffsetDelta)
+				if r.Key == nil || off < firstDirty {
 					continue
 				}
-				if !latest.put(recs[i].Key, off) {
+				if !latest.put(r.Key, off) {
 					stop = off
 					return errMapFull
 				}
+			}
+			if err := it.Err(); err != nil {
+				return fmt.Errorf("storage: compact: segment %d offset %d: %w", p.v.seg.base, h.BaseOffset, err)
 			}
 			return nil
 		})
@@ -256,7 +270,7 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	}
 	f := &filter{latest: latest, end: end, horizon: horizon}
 	for _, p := range segs[:k] {
-		newSize, changed, err := l.cleanSegment(p, f, th)
+		newSize, changed, err := l.cleanSegment(p, f, th, sc)
 		if err != nil {
 			return res, err
 		}
@@ -339,54 +353,4 @@ func readCleanerCheckpoint(dir string) (int64, error) {
 		return -1, err
 	}
 	return v[0], nil
-}
-
-// throttle limits a pass's I/O to opts.IOBytesPerSecond and notices Stop
-// and Close.
-type throttle struct {
-	l     *Log
-	rate  float64
-	start time.Time
-	bytes float64
-	stop  <-chan struct{}
-}
-
-func newThrottle(l *Log, opts CompactOptions) *throttle {
-	rate := opts.IOBytesPerSecond
-	if rate >= math.MaxFloat64 || math.IsInf(rate, 1) {
-		rate = 0
-	}
-	return &throttle{l: l, rate: rate, start: time.Now(), stop: opts.Stop}
-}
-
-// add accounts n bytes of I/O, sleeping while the pass is ahead of its rate.
-func (t *throttle) add(n int) error {
-	t.bytes += float64(n)
-	for {
-		select {
-		case <-t.stop:
-			return ErrCompactStopped
-		default:
-		}
-		t.l.mu.RLock()
-		err := t.l.usableLocked()
-		t.l.mu.RUnlock()
-		if err != nil {
-			return err
-		}
-		if t.rate <= 0 {
-			return nil
-		}
-		ahead := time.Duration(t.bytes/t.rate*float64(time.Second)) - time.Since(t.start)
-		if ahead <= 0 {
-			return nil
-		}
-		tm := time.NewTimer(min(ahead, 100*time.Millisecond))
-		select {
-		case <-t.stop:
-			tm.Stop()
-			return ErrCompactStopped
-		case <-tm.C:
-		}
-	}
 }
