@@ -370,7 +370,10 @@ func (l *Log) swapCleaned(p planSeg, newSize int64) (bool, error) {
 	defer l.rpMu.Unlock()
 	l.mu.RLock()
 	err := l.usableLocked()
-	present := err == nil && l.segs[l.segmentForLocked(old.base)] == old && !l.holdsRecoveryPointLocked(old)
+	// Retention or DeleteRecords may have deleted old (and all before it)
+	// meanwhile: then no segment starts at or below its base.
+	i := l.segmentForLocked(old.base)
+	present := err == nil && i >= 0 && l.segs[i] == old && !l.holdsRecoveryPointLocked(old)
 	l.mu.RUnlock()
 	if !present {
 		discard()
@@ -439,7 +442,7 @@ func (l *Log) swapCleaned(p planSeg, newSize int64) (bool, error) {
 	l.mu.Lock()
 	ns.sealed, ns.next, ns.created = true, old.next, old.created
 	ns.size = newSize
-	i := l.segmentForLocked(old.base)
+	i = l.segmentForLocked(old.base) // unchanged: adminMu keeps segments from going
 	l.segs[i] = ns
 	l.size += ns.size - old.size
 	l.mu.Unlock()

@@ -196,3 +196,44 @@ func TestSmallSegmentIndexesUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestCompactSegmentDeletedMeanwhile: retention or DeleteRecords (compact,delete
+// topics) may delete the segments a pass is rewriting; the pass drops its copies
+// of those and goes on.
+func TestCompactSegmentDeletedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Options{SegmentBytes: 1024}, nil)
+	written := compactWorkload(t, l, rand.New(rand.NewPCG(5, 6)), 200, 6)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	segs := l.Segments()
+	cut := segs[3].BaseOffset // the first three segments go while the first is being cleaned
+	deleted := false
+	compactHook = func(step string, base int64) error {
+		if step == "cleaned-written" && !deleted {
+			deleted = true
+			if _, err := l.DeleteRecords(cut); err != nil {
+				t.Errorf("DeleteRecords: %v", err)
+			}
+		}
+		return nil
+	}
+	defer func() { compactHook = nil }()
+	res, err := l.Compact(CompactOptions{DeleteRetentionMs: -1})
+	if err != nil || !res.Cleaned || !deleted {
+		t.Fatalf("%+v, %v (deleted meanwhile: %v)", res, err, deleted)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*"+cleanedSuffix)); len(left) > 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	if l.StartOffset() != cut {
+		t.Fatalf("start offset %d, want %d", l.StartOffset(), cut)
+	}
+	for o := range written {
+		if o < cut {
+			delete(written, o)
+		}
+	}
+	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
+}
