@@ -57,8 +57,9 @@ func (c *readerCheck) record(r *kgo.Record) error {
 }
 
 // TestReadersDuringRetentionAndCompaction: kgo consumers read a delete topic while
-// retention and DeleteRecords remove its segments, and a compacted topic while the
-// cleaner rewrites its segments, from the start and while records are produced. A
+// retention and DeleteRecords remove its segments, a compacted topic while the cleaner
+// rewrites its segments, and a compact,delete topic where both race for every sealed
+// segment, from the start and while records are produced. A
 // consumer with an auto.offset.reset (kgo's ConsumeResetOffset) sees no error at all;
 // one without sees only OFFSET_OUT_OF_RANGE (and moves to the log start). Nobody sees a
 // corrupt batch (kgo checks every CRC), an offset going back, or a record that was not
@@ -76,7 +77,7 @@ func TestReadersDuringRetentionAndCompaction(t *testing.T) {
 	})
 	createTopic(t, adm, "rd-both", 1, map[string]*string{
 		"cleanup.policy": kadm.StringPtr("compact,delete"), "segment.bytes": kadm.StringPtr("8192"),
-		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"), "retention.bytes": kadm.StringPtr("40000"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"), "retention.ms": kadm.StringPtr("86400000"),
 	})
 	topics := []string{"rd-delete", "rd-compact", "rd-both"}
 
@@ -113,6 +114,11 @@ func TestReadersDuringRetentionAndCompaction(t *testing.T) {
 				r := &kgo.Record{Topic: topic, Key: []byte(key), Value: fmt.Appendf(nil, "%s|%d|%s", key, i, pad)}
 				if topic != "rd-delete" && i%10 == 9 {
 					r.Value = nil
+				}
+				if topic == "rd-both" {
+					// Older than retention.ms: retention deletes every segment as
+					// soon as it is sealed, racing the cleaner for it.
+					r.Timestamp = time.Now().Add(-48 * time.Hour)
 				}
 				pwg.Add(1)
 				cl.Produce(ctx, r, func(_ *kgo.Record, err error) {

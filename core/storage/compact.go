@@ -15,7 +15,9 @@ import (
 // # What is cleaned
 //
 // Only sealed segments wholly below the high watermark whose index files are
-// on disk are considered; the active segment is never touched. Of those, the
+// on disk are considered; the active segment is never touched (a recovery
+// point left inside a sealed segment is moved first, by a checkpoint). Of
+// those, the
 // cleanable range is the longest prefix of segments whose largest timestamp is
 // at least MinCompactionLagMs old. The range splits at the cleaner checkpoint
 // (CleanerCheckpointFile, "0\n<offset>\n"): segments below it were cleaned
@@ -29,21 +31,40 @@ import (
 // of that key is in the map, and it is not an expired tombstone.
 //
 // The map is an offsetMap (offsetmap.go): a table of 128-bit key digests
-// allocated once per pass, sized for the number of offsets in the dirty part
-// and capped at maxOffsetMapBytes (128 MiB, about 4.19 M distinct keys).
+// that grows with the keys it holds, up to the number of offsets in the
+// dirty part and at most maxOffsetMapBytes (128 MiB, about 4.19 M distinct
+// keys).
 // When the dirty part has more keys than fit, the pass cleans only a prefix,
 // as Kafka does: it maps whole segments while the next one surely fits (and
 // the first dirty segment until the map is full), rewrites the segments up
 // to the last one mapped, keeping every record from the first unmapped
 // offset on untouched, and checkpoints that offset; the next pass continues
 // from there. Records below the checkpoint are never mapped again. Control
-// batches are kept whole. A batch that loses records is re-encoded with its
-// codec, base offset, last offset delta, producer id/epoch/base sequence,
-// attributes, leader epoch, base and max timestamps preserved (records keep
-// their offset deltas, so offsets keep gaps and never move). A batch that
-// loses every record is dropped, except the last batch of a segment, kept
-// empty (no records, codec none) so the segment still ends at its original
-// last offset and reads of offsets in the gap find the next batch.
+// batches are kept whole.
+//
+// A batch whose records all stay is copied byte for byte. A batch that loses
+// records is rebuilt from the encodings of the records it keeps, copied as
+// they are (records are never re-encoded: their offset and timestamp deltas
+// stay valid, so offsets keep gaps and never move), compressed again with its
+// own codec, under its header with base offset, last offset delta, producer
+// id/epoch/base sequence, attributes, leader epoch, base and max timestamps
+// preserved. A batch that loses every record is dropped, except the last
+// batch of a segment, kept empty (no records, codec none) so the segment
+// still ends at its original last offset and reads of offsets in the gap
+// find the next batch. A segment where nothing changes is not written at
+// all; one that changes is written from its first change on, after a copy of
+// the unchanged bytes before it.
+//
+// # Cost
+//
+// A pass allocates nothing per record or batch: batches are decoded with
+// batch.RecordIter and (de)compressed by a batch.Codecs into buffers reused
+// for the whole pass (and, through a sync.Pool, by the next one). Its
+// processor use is paced (compact_throttle.go): it yields to other goroutines
+// every 200 µs of work and, with DutyCycle < 1, sleeps to work at most that
+// fraction of the time; its I/O is limited to IOBytesPerSecond. The cleaned
+// file's blocks are reserved up front and written back every MiB with
+// sync_file_range, so the final fdatasync has little left to write.
 //
 // Tombstones (null value) are removed once their timestamp is older than
 // now-DeleteRetentionMs (simpler than Kafka's delete horizon, which counts
@@ -141,6 +162,17 @@ func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	defer compacting.Delete(l)
 	if opts.Now.IsZero() {
 		opts.Now = l.opts.Now()
+	}
+	// A recovery point inside a sealed segment would keep it (and every
+	// later one) from being cleaned until the next checkpoint, which an idle
+	// partition never writes: checkpoint now.
+	l.mu.RLock()
+	held := len(l.segs) > 1 && l.ckpt.pos > 0 && l.ckpt.seg >= l.segs[0].base && l.ckpt.seg < l.segs[len(l.segs)-1].base
+	l.mu.RUnlock()
+	if held {
+		if err := l.flush(flushCheckpoint); err != nil {
+			return res, err
+		}
 	}
 	segs, err := l.compactableSegments()
 	if err != nil {

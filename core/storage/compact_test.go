@@ -97,7 +97,8 @@ func readCompactedTo(l *Log, to int64) ([]kv, error) {
 // checkCompacted checks got against written: an in-order subsequence of
 // identical records that holds every key's latest record (tombstones too,
 // unless tombsGone), where offsets below cleanedTo hold each key at most once
-// and no tombstone when tombsGone.
+// and no tombstone when tombsGone, and a key deleted by an expired tombstone
+// has no record left.
 func checkCompacted(t testing.TB, written map[int64]kv, got []kv, cleanedTo int64, tombsGone bool) {
 	t.Helper()
 	if err := checkCompactedErr(written, got, cleanedTo, tombsGone); err != nil {
@@ -141,6 +142,10 @@ func checkCompactedErr(written map[int64]kv, got []kv, cleanedTo int64, tombsGon
 	}
 	for k, w := range latest {
 		if w.tomb && tombsGone && w.off < cleanedTo {
+			// A deleted key: its tombstone expired, so nothing of it is left.
+			if seen[k] > 0 {
+				return fmt.Errorf("key %q, deleted by the expired tombstone at %d, still has a record", k, w.off)
+			}
 			continue
 		}
 		if !have[w.off] {

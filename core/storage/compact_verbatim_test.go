@@ -237,3 +237,39 @@ func TestCompactSegmentDeletedMeanwhile(t *testing.T) {
 	}
 	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
 }
+
+// TestCompactIdleAfterRecoveryPoint: a recovery point left in a segment that
+// has since been sealed (the partition went idle before the next checkpoint)
+// does not keep the segment from being cleaned.
+func TestCompactIdleAfterRecoveryPoint(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 1024, CheckpointInterval: time.Hour}
+	l := openLog(t, dir, opts, nil)
+	written := compactWorkload(t, l, rand.New(rand.NewPCG(7, 8)), 5, 3)
+	if err := l.Close(); err != nil { // recovery point: inside the first segment
+		t.Fatal(err)
+	}
+	l = openLog(t, dir, opts, nil)
+	for o, w := range compactWorkload(t, l, rand.New(rand.NewPCG(9, 10)), 150, 3) {
+		written[o] = w
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(l.Segments()); n < 5 {
+		t.Fatalf("%d segments", n)
+	}
+	res, err := l.Compact(CompactOptions{DeleteRetentionMs: -1})
+	if err != nil || !res.Cleaned || res.SegmentsCleaned == 0 {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, dir, opts, nil)
+	if l.LastRecovery().BytesTruncated != 0 {
+		t.Fatalf("reopen: %+v", l.LastRecovery())
+	}
+	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
+}
