@@ -17,9 +17,8 @@ import (
 // Only sealed segments wholly below the high watermark whose index files are
 // on disk are considered; the active segment is never touched (a recovery
 // point left inside a sealed segment is moved first, by a checkpoint). Of
-// those, the
-// cleanable range is the longest prefix of segments whose largest timestamp is
-// at least MinCompactionLagMs old. The range splits at the cleaner checkpoint
+// those, the cleanable range is the longest prefix of segments whose largest
+// timestamp is at least MinCompactionLagMs old. The range splits at the cleaner checkpoint
 // (CleanerCheckpointFile, "0\n<offset>\n"): segments below it were cleaned
 // before (the "clean" part, every key at most once), segments from it on are
 // "dirty". DirtyRatio = dirty bytes / cleanable bytes; a pass runs when it is
@@ -223,7 +222,7 @@ func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	defer func() { res.Elapsed, res.Paused = time.Since(th.start), th.paused }()
 	sc := scratchPool.Get().(*cleanScratch)
 	defer scratchPool.Put(sc)
-	// Size the map for the worst case, every dirty offset a distinct key
+	// The map may grow to the worst case, every dirty offset a distinct key
 	// (capped by maxOffsetMapBytes).
 	var dirtyOffsets int64
 	for _, p := range segs[:n] {
