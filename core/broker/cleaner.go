@@ -73,7 +73,7 @@ func (b *Broker) startCleaner() {
 	}
 	b.metrics.register(b.log, "cleaner", m.dirty, m.lastClean, m.reclaimed)
 	b.cleaner = m
-	b.every(interval, func() { b.cleanLogs(m) })
+	b.everyLowPriority(interval, func() { b.cleanLogs(m) })
 }
 
 // cleanLogs runs one cleaner pass over all compacted topics. It returns early when
@@ -117,6 +117,7 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 				MaxCompactionLagMs:     s.MaxCompactionLagMs,
 				IOBytesPerSecond:       b.cfg.LogCleanerIoMaxBytesPerSecond,
 				DutyCycle:              b.cfg.LogCleanerCPUMaxFraction,
+				Working:                extraProc,
 				Stop:                   b.stop,
 			})
 			switch {

@@ -11,6 +11,9 @@ package broker_test
 // STREAMD_BENCH_CLEANER_IO the cleaner's I/O limit in bytes/s for the latency run
 // (default 0: unlimited) and STREAMD_BENCH_CLEANER_CPU its
 // log.cleaner.cpu.max.fraction (default: the broker's default).
+// STREAMD_BENCH_CLEANER_NOFSYNC=1 turns the produce path's fsync off (to tell CPU from
+// disk effects) and STREAMD_BENCH_CLEANER_TRACE=PREFIX writes Go execution traces of
+// the first 3 s of the idle and cleaning windows.
 
 import (
 	"context"
@@ -22,6 +25,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"testing"
@@ -129,6 +133,9 @@ func TestBenchCleanerProduceLatency(t *testing.T) {
 		if cpu > 0 {
 			c.LogCleanerCPUMaxFraction = cpu
 		}
+		if os.Getenv("STREAMD_BENCH_CLEANER_NOFSYNC") == "1" {
+			c.LogFlushBeforeAck = false // no fsync on the produce path: CPU effects only
+		}
 		t.Logf("cleaner: log.cleaner.io.max.bytes.per.second %g, log.cleaner.cpu.max.fraction %g",
 			c.LogCleanerIoMaxBytesPerSecond, c.LogCleanerCPUMaxFraction)
 	}))
@@ -152,6 +159,7 @@ func TestBenchCleanerProduceLatency(t *testing.T) {
 		return res
 	}
 	measure(context.Background(), "warmup")
+	traceFirst3s(t, "idle")
 	idle := measure(context.Background(), "idle")
 
 	if _, err := adm.AlterTopicConfigs(ctxT(t, 10*time.Second), []kadm.AlterConfig{
@@ -191,14 +199,40 @@ func TestBenchCleanerProduceLatency(t *testing.T) {
 		}
 	})
 	time.Sleep(500 * time.Millisecond) // the next cleaner check starts the pass
+	traceFirst3s(t, "cleaning")
 	res := measure(passCtx, "cleaning")
 	window := time.Since(t0)
 	wg.Wait()
 	t.Logf("cleaning pass finished %v after release; latency window 0.5s..%v (cleaner ran throughout: %t)",
 		cleanedAfter.Round(100*time.Millisecond), window.Round(100*time.Millisecond), cleanedAfter+200*time.Millisecond >= window)
-	t.Logf("produce p99 while cleaning / idle: %s / %s = %.2fx (p50 %.2fx, p99.9 %.2fx)",
+	// Idle again: this VM's disk drifts; a ratio is only meaningful when both idle
+	// runs agree.
+	after := measure(context.Background(), "idle-after")
+	t.Logf("produce p99 while cleaning / idle before: %s / %s = %.2fx (p50 %.2fx, p99.9 %.2fx); idle after: %s (%.2fx)",
 		bench.FormatLatency(res.P99), bench.FormatLatency(idle.P99), float64(res.P99)/float64(idle.P99),
-		float64(res.P50)/float64(idle.P50), float64(res.P999)/float64(idle.P999))
+		float64(res.P50)/float64(idle.P50), float64(res.P999)/float64(idle.P999),
+		bench.FormatLatency(after.P99), float64(res.P99)/float64(after.P99))
+}
+
+// traceFirst3s writes a Go execution trace of the next 3 s to
+// $STREAMD_BENCH_CLEANER_TRACE-<label>.trace when that variable is set (inspect with
+// go tool trace -pprof=sched FILE).
+func traceFirst3s(t *testing.T, label string) {
+	prefix := os.Getenv("STREAMD_BENCH_CLEANER_TRACE")
+	if prefix == "" {
+		return
+	}
+	f, err := os.Create(prefix + "-" + label + ".trace")
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	time.AfterFunc(3*time.Second, func() {
+		trace.Stop()
+		f.Close()
+	})
 }
 
 // fill produces size bytes of 200-byte random values with keys drawn from keys.

@@ -105,7 +105,7 @@ var settings = []*setting{
 	{key: "log.cleaner.io.max.bytes.per.second", check: floatAbove(0),
 		doc: `I/O throttle of the log cleaner (read plus write bytes per second).`},
 	{key: "log.cleaner.cpu.max.fraction", check: floatIn(0, 1),
-		doc: `streamd only: most fraction of the wall time the log cleaner works (it sleeps the rest; 1 = no limit); it also yields to other work every 200 us.`},
+		doc: `streamd only: most fraction of the wall time the log cleaner works (it sleeps the rest; 1 = no limit). It always runs at the lowest CPU priority.`},
 
 	{key: "log.flush.before.ack", group: "Durability and flushing",
 		doc: `true: answer an acks>=1 produce only after fdatasync (group commit); false: flush in the background like Kafka.`},

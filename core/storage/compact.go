@@ -58,12 +58,13 @@ import (
 //
 // A pass allocates nothing per record or batch: batches are decoded with
 // batch.RecordIter and (de)compressed by a batch.Codecs into buffers reused
-// for the whole pass (and, through a sync.Pool, by the next one). Its
-// processor use is paced (compact_throttle.go): it yields to other goroutines
-// every 200 µs of work and, with DutyCycle < 1, sleeps to work at most that
-// fraction of the time; its I/O is limited to IOBytesPerSecond. The cleaned
-// file's blocks are reserved up front and written back every MiB with
-// sync_file_range, so the final fdatasync has little left to write.
+// for the whole pass (and, through a sync.Pool, by the next one). It is
+// paced (compact_throttle.go): with DutyCycle < 1 it sleeps to work at most
+// that fraction of the time, and its I/O is limited to IOBytesPerSecond. The
+// cleaned file's blocks are reserved up front and written back every 128 KiB
+// with sync_file_range, so the disk sees a steady trickle instead of bursts
+// that a produce's fsync would have to wait for, and the final fdatasync has
+// little left to write.
 //
 // Tombstones (null value) are removed once their timestamp is older than
 // now-DeleteRetentionMs (simpler than Kafka's delete horizon, which counts
@@ -114,6 +115,9 @@ type CompactOptions struct {
 	IOBytesPerSecond       float64         // throttle of reads + writes; <= 0 or +Inf/MaxFloat64: unlimited
 	DutyCycle              float64         // most fraction of wall time the pass works; <= 0 or >= 1: no limit
 	Stop                   <-chan struct{} // closed: abandon the pass (ErrCompactStopped)
+	// Working, if set, is called when the pass starts its work (after the
+	// dirty-ratio check) and the function it returns when the pass ends.
+	Working func() (done func())
 }
 
 // CompactResult is what one Compact pass did.
@@ -218,6 +222,9 @@ func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	res.Cleaned = true
 	res.BytesBefore, res.BytesAfter = total, total
 
+	if opts.Working != nil {
+		defer opts.Working()()
+	}
 	th := newThrottle(l, opts)
 	defer func() { res.Elapsed, res.Paused = time.Since(th.start), th.paused }()
 	sc := scratchPool.Get().(*cleanScratch)

@@ -232,8 +232,9 @@ func (cf *cleanedFile) open() error {
 
 // write appends b. Every cleanerSyncEvery bytes it starts writeback of what
 // was written and waits for the previous step's, so dirty data never piles
-// up into one long flush that would stall the produce path's small syncs on
-// the same disk (and no journal commit happens before the final sync).
+// up into a burst that the produce path's small syncs on the same disk would
+// wait for (a cache flush has to write out whatever is pending), and no
+// journal commit happens before the final sync.
 func (cf *cleanedFile) write(b []byte) error {
 	if _, err := cf.sc.w.Write(b); err != nil {
 		return fmt.Errorf("storage: compact: write: %w", err)
@@ -331,4 +332,4 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle, sc *cleanScratch)
 
 // cleanerSyncEvery is how many cleaned bytes are written between writeback
 // steps.
-const cleanerSyncEvery = 1 << 20
+const cleanerSyncEvery = 128 << 10

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"math"
-	"runtime"
 	"time"
 )
 
@@ -11,13 +10,13 @@ import (
 //
 //   - I/O: reads plus writes at most CompactOptions.IOBytesPerSecond (Kafka's
 //     log.cleaner.io.max.bytes.per.second), averaged over the pass;
-//   - processor: the pass lets other goroutines run (runtime.Gosched) after
-//     at most cleanerYieldEvery of work, so a produce request never waits for
-//     the scheduler's 10 ms preemption behind it, and with a DutyCycle below
-//     1 it sleeps after each cleanerSlice of work long enough to work at most
-//     that fraction of the wall time.
+//   - time: with a DutyCycle below 1 it sleeps after each cleanerSlice of
+//     work long enough to work at most that fraction of the wall time.
 //
-// It also notices CompactOptions.Stop and a closed log.
+// Giving way to other goroutines at a finer grain is the caller's business:
+// the broker runs passes on a low-priority thread with a processor of their
+// own (core/broker/priority.go). It also notices CompactOptions.Stop and a
+// closed log.
 type throttle struct {
 	l     *Log
 	rate  float64 // bytes/s; 0: unlimited
@@ -28,7 +27,6 @@ type throttle struct {
 	duty       float64 // 0: no limit
 	processed  int     // bytes processed since the clock was last read
 	sliceStart time.Time
-	lastYield  time.Time
 	paused     time.Duration // slept so far
 }
 
@@ -36,8 +34,6 @@ const (
 	// cleanerCheckBytes: work reads the clock after this many bytes of
 	// batches processed (about 20-200 µs of work).
 	cleanerCheckBytes = 32 << 10
-	// cleanerYieldEvery is the longest a pass works without yielding.
-	cleanerYieldEvery = 200 * time.Microsecond
 	// cleanerSlice is the work slice DutyCycle applies to.
 	cleanerSlice = 4 * time.Millisecond
 )
@@ -52,7 +48,7 @@ func newThrottle(l *Log, opts CompactOptions) *throttle {
 		duty = 0
 	}
 	now := time.Now()
-	return &throttle{l: l, rate: rate, start: now, stop: opts.Stop, duty: duty, sliceStart: now, lastYield: now}
+	return &throttle{l: l, rate: rate, start: now, stop: opts.Stop, duty: duty, sliceStart: now}
 }
 
 // add accounts n bytes of I/O, sleeping while the pass is ahead of its rate.
@@ -72,19 +68,17 @@ func (t *throttle) add(n int) error {
 }
 
 // work accounts n bytes of batches processed (decoded, filtered, copied),
-// yielding the processor and sleeping as the pacing rules say.
+// sleeping as DutyCycle says.
 func (t *throttle) work(n int) error {
+	if t.duty == 0 {
+		return nil
+	}
 	if t.processed += n; t.processed < cleanerCheckBytes {
 		return nil
 	}
 	t.processed = 0
-	now := time.Now()
-	if busy := now.Sub(t.sliceStart); t.duty > 0 && busy >= cleanerSlice {
+	if busy := time.Since(t.sliceStart); busy >= cleanerSlice {
 		return t.sleep(time.Duration(float64(busy) * (1 - t.duty) / t.duty))
-	}
-	if now.Sub(t.lastYield) >= cleanerYieldEvery {
-		runtime.Gosched()
-		t.lastYield = time.Now()
 	}
 	return nil
 }
@@ -125,6 +119,5 @@ func (t *throttle) sleep(d time.Duration) error {
 		}
 	}
 	t.sliceStart = time.Now()
-	t.lastYield = t.sliceStart
 	return nil
 }

@@ -3,7 +3,6 @@ package storage
 import (
 	"hash/maphash"
 	"math/bits"
-	"runtime"
 )
 
 // offsetMap is the key -> latest offset map of a compaction pass, after
@@ -74,9 +73,6 @@ func (m *offsetMap) resize(n int) {
 	m.slots = make([]offsetSlot, n)
 	m.limit = max(n*offsetMapLoadNum/offsetMapLoadDen, 1)
 	for i := range old {
-		if i&(1<<16-1) == 1<<16-1 {
-			runtime.Gosched() // a large table takes milliseconds: let others run
-		}
 		if s := old[i]; s.off1 != 0 {
 			j := m.home(s.h1)
 			for m.slots[j].off1 != 0 {
