@@ -36,7 +36,12 @@ func extraProc() (release func()) {
 		once.Do(func() {
 			extraProcs.Lock()
 			if extraProcs.n--; extraProcs.n == 0 {
-				runtime.GOMAXPROCS(extraProcs.prev)
+				// Back to the runtime's default (which keeps following the
+				// CPU limit), unless GOMAXPROCS was set to something else.
+				runtime.SetDefaultGOMAXPROCS()
+				if runtime.GOMAXPROCS(0) != extraProcs.prev {
+					runtime.GOMAXPROCS(extraProcs.prev)
+				}
 			}
 			extraProcs.Unlock()
 		})
