@@ -56,7 +56,7 @@ func DecompressMax(c Codec, src []byte, max int) (out []byte, err error) {
 	case CodecGzip:
 		out, err = decodeGzip(src, max)
 	case CodecSnappy:
-		out, err = decodeSnappy(src, max)
+		out, err = decodeSnappy(nil, src, max)
 	case CodecLZ4:
 		out, err = decodeLZ4(src, max)
 	case CodecZstd:
@@ -120,13 +120,9 @@ func Compress(c Codec, src []byte) ([]byte, error) {
 var (
 	gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 	gzipReaders sync.Pool // *gzip.Reader; a new one needs a valid header, so no New
-	lz4Writers  = sync.Pool{New: func() any {
-		w := lz4.NewWriter(nil)
-		// Java's producer writes 64 KiB blocks; smaller blocks also
-		// keep pooled writers small. Concurrency stays 1: no goroutines.
-		_ = w.Apply(lz4.BlockSizeOption(lz4.Block64Kb))
-		return w
-	}}
+	// Java's producer writes 64 KiB blocks; smaller blocks also keep pooled
+	// writers small. Concurrency stays 1: no goroutines.
+	lz4Writers = sync.Pool{New: func() any { return newLZ4Writer() }}
 	lz4Readers = sync.Pool{New: func() any { return lz4.NewReader(nil) }}
 
 	// zstdEncoder is shared: EncodeAll is safe for concurrent use and, with
@@ -191,11 +187,13 @@ func decodeZstd(src []byte, max int) ([]byte, error) {
 		return nil, err
 	}
 	out, err := d.DecodeAll(src, nil)
-	if errors.Is(err, zstd.ErrDecoderSizeExceeded) || len(out) > max {
+	if isZstdLimit(err) || len(out) > max {
 		return nil, ErrDecompressLimit
 	}
 	return out, err
 }
+
+func isZstdLimit(err error) bool { return errors.Is(err, zstd.ErrDecoderSizeExceeded) }
 
 func zstdDecoder(max int) (*zstd.Decoder, error) {
 	zstdDecoders.Lock()
@@ -219,22 +217,23 @@ func zstdDecoder(max int) (*zstd.Decoder, error) {
 
 // decodeSnappy accepts xerial-framed input (recognised by its magic) and raw
 // snappy blocks. Should input that starts with the xerial magic fail to
-// parse as xerial, it is tried as a raw block before giving up.
-func decodeSnappy(src []byte, max int) ([]byte, error) {
+// parse as xerial, it is tried as a raw block before giving up. The output
+// goes into dst's memory when it is large enough (dst may be nil).
+func decodeSnappy(dst, src []byte, max int) ([]byte, error) {
 	if len(src) >= xerialHeaderLen && bytes.HasPrefix(src, xerialMagic) {
-		out, err := decodeXerial(src[xerialHeaderLen:], max)
+		out, err := decodeXerial(dst, src[xerialHeaderLen:], max)
 		if err == nil || errors.Is(err, ErrDecompressLimit) {
 			return out, err
 		}
-		if raw, rawErr := decodeSnappyBlock(src, max); rawErr == nil {
+		if raw, rawErr := decodeSnappyBlock(dst, src, max); rawErr == nil {
 			return raw, nil
 		}
 		return nil, err
 	}
-	return decodeSnappyBlock(src, max)
+	return decodeSnappyBlock(dst, src, max)
 }
 
-func decodeSnappyBlock(src []byte, max int) ([]byte, error) {
+func decodeSnappyBlock(dst, src []byte, max int) ([]byte, error) {
 	n, err := snappy.DecodedLen(src)
 	if err != nil {
 		return nil, err
@@ -242,14 +241,17 @@ func decodeSnappyBlock(src []byte, max int) ([]byte, error) {
 	if n > max {
 		return nil, ErrDecompressLimit
 	}
-	return snappy.Decode(make([]byte, n), src)
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return snappy.Decode(dst[:n], src)
 }
 
 var errXerial = errors.New("malformed xerial snappy framing")
 
 // decodeXerial decodes the chunks that follow the 16-byte xerial header. It
 // first walks the chunk lengths to bound the total output, then decodes.
-func decodeXerial(src []byte, max int) ([]byte, error) {
+func decodeXerial(dst, src []byte, max int) ([]byte, error) {
 	total := 0
 	for rest := src; len(rest) > 0; {
 		chunk, next, err := xerialChunk(rest)
@@ -266,7 +268,10 @@ func decodeXerial(src []byte, max int) ([]byte, error) {
 		total += n
 		rest = next
 	}
-	out := make([]byte, 0, total)
+	out := dst[:0]
+	if cap(out) < total {
+		out = make([]byte, 0, total)
+	}
 	for rest := src; len(rest) > 0; {
 		chunk, next, _ := xerialChunk(rest)
 		n, _ := snappy.DecodedLen(chunk)

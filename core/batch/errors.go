@@ -19,6 +19,15 @@ var ErrDecompressLimit = errors.New("batch: decompressed size exceeds limit")
 type Error struct {
 	Code int16  // Kafka error code, e.g. kerr.CorruptMessage.Code
 	Msg  string // what was wrong, e.g. "lastOffsetDelta 4 but 3 records"
+	// Records lists the offending records when the batch was refused for
+	// them (Kafka's record errors, returned by Produce v8+).
+	Records []RecordError
+}
+
+// RecordError is one record a batch was refused for.
+type RecordError struct {
+	Index   int32  // position of the record in its batch
+	Message string // what was wrong with it
 }
 
 // Error returns "batch: KAFKA_NAME: message".

@@ -145,11 +145,14 @@ func decodeRecord(b []byte, full bool) (Record, int, error) {
 // a count other than want and trailing bytes are CORRUPT_MESSAGE.
 func walkRecords(data []byte, want int32, full bool, fn func(i int, r *Record) error) error {
 	i := 0
+	var r Record // one per walk: &r escapes through fn
 	for ; len(data) > 0; i++ {
 		if i == int(want) {
 			return errorf(kerr.CorruptMessage, "%d bytes after the %d records the batch declares", len(data), want)
 		}
-		r, n, err := decodeRecord(data, full)
+		var n int
+		var err error
+		r, n, err = decodeRecord(data, full)
 		if err != nil {
 			return errorf(kerr.CorruptMessage, "record %d: %v", i, err)
 		}
@@ -166,6 +169,11 @@ func walkRecords(data []byte, want int32, full bool, fn func(i int, r *Record) e
 
 // recordData returns the (decompressed) record bytes of the whole batch b.
 func recordData(b []byte, h Header, max int) ([]byte, error) {
+	return recordDataWith(b, h, max, DecompressMax)
+}
+
+// recordDataWith is recordData with decompress doing the decompression.
+func recordDataWith(b []byte, h Header, max int, decompress func(Codec, []byte, int) ([]byte, error)) ([]byte, error) {
 	data := b[HeaderLen:h.TotalSize()]
 	c := h.Codec()
 	if c == CodecNone {
@@ -174,7 +182,7 @@ func recordData(b []byte, h Header, max int) ([]byte, error) {
 	if !c.Known() {
 		return nil, errorf(kerr.UnsupportedCompressionType, "unknown compression codec %d", c)
 	}
-	out, err := DecompressMax(c, data, max)
+	out, err := decompress(c, data, max)
 	if errors.Is(err, ErrDecompressLimit) {
 		return nil, errorf(kerr.MessageTooLarge, "%s records decompress to more than %d bytes", c, max)
 	}

@@ -2,7 +2,9 @@ package batch
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -31,6 +33,10 @@ type ValidateOptions struct {
 	// MaxDecompressedBytes bounds decompression when records are walked;
 	// 0 = DefaultMaxDecompressed. Beyond it the batch is MESSAGE_TOO_LARGE.
 	MaxDecompressedBytes int
+
+	// TopicPartition names the partition in messages ("orders-0", as
+	// Kafka writes it).
+	TopicPartition string
 }
 
 // Validate checks that b is exactly one whole v2 record batch as a producer
@@ -120,12 +126,14 @@ func validateRecords(b []byte, h Header, opt ValidateOptions, checkTS bool) erro
 			hi = now + after
 		}
 	}
-	return walkRecords(data, h.NumRecords, false, func(i int, r *Record) error {
+	var keyless []RecordError
+	err = walkRecords(data, h.NumRecords, false, func(i int, r *Record) error {
 		if r.OffsetDelta != int32(i) {
 			return errorf(kerr.InvalidRecord, "record %d has offsetDelta %d, want %d", i, r.OffsetDelta, i)
 		}
 		if opt.RequireKeys && r.Key == nil {
-			return errorf(kerr.InvalidRecord, "compacted topic requires keys: record %d has a null key", i)
+			keyless = append(keyless, RecordError{Index: int32(i),
+				Message: "Compacted topic cannot accept message without key in topic partition " + opt.TopicPartition})
 		}
 		if checkTS {
 			if ts := h.BaseTimestamp + r.TimestampDelta; ts != -1 && (ts < lo || ts > hi) {
@@ -134,4 +142,24 @@ func validateRecords(b []byte, h Header, opt ValidateOptions, checkTS bool) erro
 		}
 		return nil
 	})
+	if err == nil && keyless != nil {
+		return recordErrors(kerr.InvalidRecord, keyless)
+	}
+	return err
+}
+
+// recordErrors is the error Apache Kafka answers for a batch refused for
+// some of its records: the code, a message listing at most three of them
+// and every record error.
+func recordErrors(code *kerr.Error, errs []RecordError) *Error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "One or more records have been rejected due to %d record errors in total, and only showing the first three errors at most: [", len(errs))
+	for i, e := range errs[:min(len(errs), 3)] {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "RecordError(batchIndex=%d, message='%s')", e.Index, e.Message)
+	}
+	b.WriteString("]")
+	return &Error{Code: code.Code, Msg: b.String(), Records: errs}
 }

@@ -76,11 +76,12 @@ func TestValidate(t *testing.T) {
 			msg: "record 1 has offsetDelta 2, want 1"},
 		{name: "compressed records not walked", b: rewrite(goodZstd, []byte("not zstd"), nil), opt: ValidateOptions{CheckRecords: true}},
 
-		{name: "null key", b: Build(noPID, nullKey, now), opt: ValidateOptions{RequireKeys: true}, code: kerr.InvalidRecord,
-			msg: "compacted topic requires keys: record 1 has a null key"},
+		{name: "null key", b: Build(noPID, nullKey, now), opt: ValidateOptions{RequireKeys: true, TopicPartition: "kv-3"}, code: kerr.InvalidRecord,
+			msg: "One or more records have been rejected due to 1 record errors in total, and only showing the first three errors at most: " +
+				"[RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in topic partition kv-3')]"},
 		{name: "null key allowed", b: Build(noPID, nullKey, now), opt: ValidateOptions{CheckRecords: true}},
 		{name: "null key lz4", b: Build(BuildOptions{ProducerID: -1, Codec: CodecLZ4}, nullKey, now), opt: ValidateOptions{RequireKeys: true},
-			code: kerr.InvalidRecord, msg: "compacted topic requires keys: record 1"},
+			code: kerr.InvalidRecord, msg: "[RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in topic partition ')]"},
 		{name: "undecompressable", b: rewrite(goodZstd, []byte("not zstd"), nil), opt: ValidateOptions{RequireKeys: true},
 			code: kerr.CorruptMessage, msg: "decompress zstd"},
 		{name: "decompression bomb", b: bomb, opt: ValidateOptions{RequireKeys: true, MaxDecompressedBytes: 1 << 20},
@@ -116,6 +117,35 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Error() = %q does not name %s", err.Error(), tc.code.Message)
 			}
 		})
+	}
+}
+
+// TestValidateKeylessRecordErrors: every keyless record of a batch for a
+// compacted topic is reported, as Kafka reports record errors; the message
+// shows the first three.
+func TestValidateKeylessRecordErrors(t *testing.T) {
+	recs := keyedRecords(8)
+	for _, i := range []int{1, 2, 4, 7} {
+		recs[i].Key = nil
+	}
+	_, err := Validate(Build(BuildOptions{ProducerID: -1, Codec: CodecSnappy}, recs, 1), ValidateOptions{RequireKeys: true, TopicPartition: "t-0"})
+	e, ok := err.(*Error)
+	if !ok || e.Code != kerr.InvalidRecord.Code {
+		t.Fatalf("got %v, want INVALID_RECORD", err)
+	}
+	var idx []int32
+	for _, r := range e.Records {
+		if r.Message != "Compacted topic cannot accept message without key in topic partition t-0" {
+			t.Fatalf("record error message %q", r.Message)
+		}
+		idx = append(idx, r.Index)
+	}
+	if fmt.Sprint(idx) != "[1 2 4 7]" {
+		t.Fatalf("record errors at %v, want [1 2 4 7]", idx)
+	}
+	if !strings.HasPrefix(e.Msg, "One or more records have been rejected due to 4 record errors in total") ||
+		strings.Count(e.Msg, "RecordError(") != 3 {
+		t.Fatalf("message %q", e.Msg)
 	}
 }
 

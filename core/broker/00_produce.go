@@ -9,8 +9,10 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -155,9 +157,10 @@ func (b *Broker) appendRecords(t *topic, part int32, records []byte, acks int16,
 	}
 	bb := batches[0]
 	h, err := batch.Validate(bb, batch.ValidateOptions{
-		MaxBatchBytes: s.MaxMessageBytes,
-		RequireKeys:   s.Compact,
-		CheckRecords:  true,
+		MaxBatchBytes:  s.MaxMessageBytes,
+		RequireKeys:    s.Compact,
+		CheckRecords:   true,
+		TopicPartition: t.meta.Name + "-" + strconv.Itoa(int(part)),
 	})
 	if err != nil {
 		return p, appendResult{}, batchErr(err)
@@ -223,7 +226,7 @@ func checkTimestamps(h batch.Header, beforeMax, afterMax int64, now time.Time) e
 // batchErr converts a core/batch validation error.
 func batchErr(err error) error {
 	if be, ok := err.(*batch.Error); ok {
-		return &kafkaError{code: be.Code, msg: be.Msg}
+		return &kafkaError{code: be.Code, msg: be.Msg, records: be.Records}
 	}
 	return kafkaErr(kerr.CorruptMessage, "%v", err)
 }
@@ -234,5 +237,12 @@ func setProduceErr(version int16, sp *kmsg.ProduceResponseTopicPartition, err er
 	sp.BaseOffset = -1
 	if version >= 8 && msg != "" {
 		sp.ErrorMessage = &msg
+	}
+	if ke, ok := errors.AsType[*kafkaError](err); ok && version >= 8 {
+		for _, r := range ke.records {
+			er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+			er.RelativeOffset, er.ErrorMessage = r.Index, &r.Message
+			sp.ErrorRecords = append(sp.ErrorRecords, er)
+		}
 	}
 }

@@ -25,6 +25,29 @@ func (b *Broker) every(interval time.Duration, fn func()) {
 	}()
 }
 
+// everyLowPriority is every on a goroutine that runs at the lowest CPU priority (see
+// priority.go); the log cleaner uses it.
+func (b *Broker) everyLowPriority(interval time.Duration, fn func()) {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		// Locked to its thread until it returns, which ends the thread.
+		if err := lowerThreadPriority(); err != nil {
+			b.log.Info("background work runs at normal priority", "err", err)
+		}
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-tick.C:
+			}
+			fn()
+		}
+	}()
+}
+
 // register adds a background service's metrics to the broker's registry; a failure is
 // logged, never fatal.
 func (m *metrics) register(log interface{ Warn(string, ...any) }, service string, cs ...prometheus.Collector) {

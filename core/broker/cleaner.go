@@ -16,12 +16,13 @@ const maxCleanerInterval = 15 * time.Second
 
 // cleanerMetrics are the log cleaner's metrics.
 type cleanerMetrics struct {
-	dirty     *prometheus.GaugeVec // topic, partition
-	lastClean *prometheus.GaugeVec // topic, partition: unix seconds
-	reclaimed prometheus.Counter
+	dirty     *prometheus.GaugeVec   // topic, partition
+	lastClean *prometheus.GaugeVec   // topic, partition: unix seconds
+	reclaimed *prometheus.CounterVec // topic, partition
 
-	mu    sync.Mutex
-	stats map[*partition]cleanStats // per live partition, for the admin API
+	mu     sync.Mutex
+	stats  map[*partition]cleanStats        // per live partition, for the admin API
+	labels map[*partition]prometheus.Labels // every compacted partition with metrics
 }
 
 // cleanStats is what the cleaner did to one partition since the broker started.
@@ -64,28 +65,29 @@ func (b *Broker) startCleaner() {
 		lastClean: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "streamd_cleaner_last_clean_timestamp_seconds", Help: "When the cleaner last compacted a partition (unix seconds).",
 		}, []string{"topic", "partition"}),
-		reclaimed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "streamd_cleaner_reclaimed_bytes_total", Help: "Bytes removed from compacted logs by the cleaner.",
-		}),
-		stats: make(map[*partition]cleanStats),
+		reclaimed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "streamd_cleaner_reclaimed_bytes_total", Help: "Bytes removed from a compacted partition by the cleaner since the broker started.",
+		}, []string{"topic", "partition"}),
+		stats:  make(map[*partition]cleanStats),
+		labels: make(map[*partition]prometheus.Labels),
 	}
 	b.metrics.register(b.log, "cleaner", m.dirty, m.lastClean, m.reclaimed)
 	b.cleaner = m
-	b.every(interval, func() { b.cleanLogs(m) })
+	b.everyLowPriority(interval, func() { b.cleanLogs(m) })
 }
 
 // cleanLogs runs one cleaner pass over all compacted topics. It returns early when
 // the broker stops.
 func (b *Broker) cleanLogs(m *cleanerMetrics) {
 	seen := make(map[*partition]bool)
-	defer func() { // forget deleted partitions (only after a complete pass)
+	defer func() { // forget deleted or no longer compacted partitions (only after a complete pass)
 		if seen == nil {
 			return
 		}
 		m.mu.Lock()
-		for p := range m.stats {
+		for p, lbl := range m.labels {
 			if !seen[p] {
-				delete(m.stats, p)
+				m.forgetLocked(p, lbl)
 			}
 		}
 		m.mu.Unlock()
@@ -104,6 +106,9 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 			default:
 			}
 			labels := prometheus.Labels{"topic": t.meta.Name, "partition": strconv.Itoa(int(p.index))}
+			m.mu.Lock()
+			m.labels[p] = labels
+			m.mu.Unlock()
 			res, err := p.log.Compact(storage.CompactOptions{
 				Now:                    time.Now(),
 				DeleteRetentionMs:      s.DeleteRetentionMs,
@@ -111,12 +116,15 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 				MinCleanableDirtyRatio: s.MinCleanableDirtyRatio,
 				MaxCompactionLagMs:     s.MaxCompactionLagMs,
 				IOBytesPerSecond:       b.cfg.LogCleanerIoMaxBytesPerSecond,
+				DutyCycle:              b.cfg.LogCleanerCPUMaxFraction,
+				Working:                extraProc,
 				Stop:                   b.stop,
 			})
 			switch {
 			case errors.Is(err, storage.ErrClosed): // topic deleted meanwhile
-				m.dirty.Delete(labels)
-				m.lastClean.Delete(labels)
+				m.mu.Lock()
+				m.forgetLocked(p, labels)
+				m.mu.Unlock()
 				continue
 			case errors.Is(err, storage.ErrCompactStopped):
 				seen = nil
@@ -129,7 +137,7 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 				now := time.Now()
 				reclaimed := max(res.BytesBefore-res.BytesAfter, 0)
 				m.lastClean.With(labels).Set(float64(now.UnixMilli()) / 1000)
-				m.reclaimed.Add(float64(reclaimed))
+				m.reclaimed.With(labels).Add(float64(reclaimed))
 				m.mu.Lock()
 				st := m.stats[p]
 				st.LastCleaned = now
@@ -141,4 +149,13 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 			}
 		}
 	}
+}
+
+// forgetLocked drops p's stats and metrics (m.mu held).
+func (m *cleanerMetrics) forgetLocked(p *partition, lbl prometheus.Labels) {
+	delete(m.stats, p)
+	delete(m.labels, p)
+	m.dirty.Delete(lbl)
+	m.lastClean.Delete(lbl)
+	m.reclaimed.Delete(lbl)
 }

@@ -7,6 +7,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamd/streamd/core/broker/brokertest"
+	"github.com/streamd/streamd/core/config"
 )
 
 func logSize(t *testing.T, adm *kadm.Client, topic string) int64 {
@@ -70,5 +73,61 @@ func TestCleanerCompactsTopic(t *testing.T) {
 	}
 	if n >= keys*rounds {
 		t.Errorf("consumed %d records: nothing compacted", n)
+	}
+}
+
+// TestCleanerMinCompactionLag: records younger than min.compaction.lag.ms are not
+// compacted; once the lag is lowered (AlterConfigs) they are.
+func TestCleanerMinCompactionLag(t *testing.T) {
+	b := brokertest.StartBroker(t, brokertest.WithConfig(func(c *config.Config) { c.LogRetentionCheckIntervalMs = 100 }))
+	addr := b.Addr()
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	createTopic(t, adm, "lag", 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact"), "segment.bytes": kadm.StringPtr("2048"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"), "min.compaction.lag.ms": kadm.StringPtr("3600000"),
+	})
+	for r := range 40 {
+		for k := range 5 {
+			rec := &kgo.Record{Topic: "lag", Key: fmt.Appendf(nil, "k%d", k), Value: fmt.Appendf(nil, "v%d-%d", k, r)}
+			if err := cl.ProduceSync(ctxT(t, 10*time.Second), rec).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	full := logSize(t, adm, "lag")
+	// The cleaner looks at the partition (its dirty-ratio gauge appears: 0, as no
+	// segment is old enough to be cleanable) but leaves it alone.
+	gauge := `streamd_cleaner_dirty_ratio{partition="0",topic="lag"}`
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if _, ok := scrapeMetrics(t, b.AdminAddr())[gauge]; ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cleaner did not report the partition's dirty ratio within 15s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := logSize(t, adm, "lag"); s != full {
+		t.Fatalf("log size %d -> %d while min.compaction.lag.ms holds every record", full, s)
+	}
+	if got := consumeN(t, addr, "lag", 200); len(got) != 200 || got[199].Offset != 199 {
+		t.Fatalf("read %d records while min.compaction.lag.ms holds every record, want all 200", len(got))
+	}
+	if lc := scrapeMetrics(t, b.AdminAddr()); lc[`streamd_cleaner_last_clean_timestamp_seconds{partition="0",topic="lag"}`] != 0 {
+		t.Fatal("partition cleaned while min.compaction.lag.ms holds every record")
+	}
+	if _, err := adm.AlterTopicConfigs(ctxT(t, 10*time.Second), []kadm.AlterConfig{
+		{Op: kadm.SetConfig, Name: "min.compaction.lag.ms", Value: kadm.StringPtr("0")},
+	}, "lag"); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(15 * time.Second)
+	for logSize(t, adm, "lag") > full/2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("log still %d bytes (was %d) 15s after lowering min.compaction.lag.ms", logSize(t, adm, "lag"), full)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

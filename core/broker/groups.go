@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -227,7 +228,7 @@ func (b *Broker) offsetsTopic(ctx context.Context) (*topic, error) {
 		return t, nil
 	}
 	t, err := b.createTopic(ctx, offsetsTopicName, b.cfg.OffsetsTopicNumPartitions, 1,
-		map[string]string{"cleanup.policy": "compact"}, false)
+		map[string]string{"cleanup.policy": "compact", "segment.bytes": strconv.Itoa(int(b.cfg.OffsetsTopicSegmentBytes))}, false)
 	var ke *kafkaError
 	if errors.As(err, &ke) && ke.code == kerr.TopicAlreadyExists.Code {
 		return b.lookup(offsetsTopicName), nil

@@ -147,3 +147,53 @@ func TestRetentionMs(t *testing.T) {
 	}
 	consumeFrom0(t, addr, "ret-time", start, old+recent)
 }
+
+// TestRetentionBrokerDefaults: a topic without retention overrides gets the broker's
+// log.retention.hours (here 1 hour instead of 168); a topic with retention.ms=-1 keeps
+// everything; log.retention.check.interval.ms sets how often retention runs.
+func TestRetentionBrokerDefaults(t *testing.T) {
+	addr := brokertest.Start(t, brokertest.WithConfig(func(c *config.Config) {
+		c.LogRetentionCheckIntervalMs = 100
+		c.LogRetentionHours = 1
+	}))
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	createTopic(t, adm, "ret-default", 1, map[string]*string{"segment.bytes": kadm.StringPtr("16384")})
+	createTopic(t, adm, "ret-forever", 1, map[string]*string{
+		"segment.bytes": kadm.StringPtr("16384"), "retention.ms": kadm.StringPtr("-1"),
+	})
+	const old, recent = 40, 20
+	for _, topic := range []string{"ret-forever", "ret-default"} {
+		produceEach(t, cl, topic, 0, old, time.Now().Add(-2*time.Hour))
+		produceEach(t, cl, topic, old, recent, time.Time{})
+	}
+	start := waitStartAtLeast(t, adm, "ret-default", old-16)
+	if start > old {
+		t.Fatalf("log start offset %d, want the segment holding offset %d", start, old)
+	}
+	consumeFrom0(t, addr, "ret-default", start, old+recent)
+	if s := startOffset(t, adm, "ret-forever"); s != 0 {
+		t.Fatalf("retention.ms=-1 topic: log start offset %d, want 0", s)
+	}
+}
+
+// TestSegmentMsRolls: segment.ms rolls the active segment by age (on the next append),
+// which lets retention delete it.
+func TestSegmentMsRolls(t *testing.T) {
+	addr := startRetentionBroker(t)
+	adm := newAdmin(t, addr)
+	cl := newClient(t, addr)
+	createTopic(t, adm, "roll-ms", 1, map[string]*string{
+		"segment.ms": kadm.StringPtr("100"), "retention.ms": kadm.StringPtr("3600000"),
+	})
+	// Old records, one produce at a time: each append after 100 ms starts a new
+	// segment, and retention deletes the sealed ones (all older than an hour).
+	deadline := time.Now().Add(15 * time.Second)
+	for i := 0; startOffset(t, adm, "roll-ms") == 0; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("log start still 0 after %d old records over 15s: segments not rolled by segment.ms", i)
+		}
+		produceEach(t, cl, "roll-ms", i, 1, time.Now().Add(-2*time.Hour))
+		time.Sleep(50 * time.Millisecond) // pace the produces so segments age
+	}
+}

@@ -24,8 +24,9 @@ import (
 
 // kafkaError is an error with the Kafka error code a response should carry.
 type kafkaError struct {
-	code int16
-	msg  string
+	code    int16
+	msg     string
+	records []batch.RecordError // the records a produced batch was refused for
 }
 
 func (e *kafkaError) Error() string {

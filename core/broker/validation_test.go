@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,7 +96,22 @@ func TestRejectedBatches(t *testing.T) {
 				t.Fatalf("no error message saying what was wrong")
 			}
 			t.Logf("%s: %s", tc.want.Message, *sp.ErrorMessage)
+			if tc.topic == "compacted" { // Kafka's record errors
+				const want = "Compacted topic cannot accept message without key in topic partition compacted-0"
+				if len(sp.ErrorRecords) != 1 || sp.ErrorRecords[0].RelativeOffset != 0 ||
+					sp.ErrorRecords[0].ErrorMessage == nil || *sp.ErrorRecords[0].ErrorMessage != want {
+					t.Fatalf("record errors %+v, want record 0: %q", sp.ErrorRecords, want)
+				}
+				if !strings.Contains(*sp.ErrorMessage, want) {
+					t.Fatalf("error message %q does not name the keyless record", *sp.ErrorMessage)
+				}
+			}
 		})
+	}
+	// A real client sees INVALID_RECORD for a keyless record on a compacted topic.
+	err := cl.ProduceSync(ctxT(t, 10*time.Second), &kgo.Record{Topic: "compacted", Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("kgo produce of a keyless record to a compacted topic: %v, want INVALID_RECORD", err)
 	}
 	end, _ := adm.ListEndOffsets(ctxT(t, 5*time.Second), "strict", "compacted")
 	end.Each(func(o kadm.ListedOffset) {

@@ -99,6 +99,7 @@ type Config struct {
 	LogCleanerMinCompactionLagMs  int64   `toml:"log.cleaner.min.compaction.lag.ms"`
 	LogCleanerMaxCompactionLagMs  int64   `toml:"log.cleaner.max.compaction.lag.ms"`
 	LogCleanerIoMaxBytesPerSecond float64 `toml:"log.cleaner.io.max.bytes.per.second"`
+	LogCleanerCPUMaxFraction      float64 `toml:"log.cleaner.cpu.max.fraction"`
 
 	// Durability and flushing.
 	LogFlushBeforeAck                  bool  `toml:"log.flush.before.ack"`
@@ -116,6 +117,7 @@ type Config struct {
 	OffsetsTopicNumPartitions        int32  `toml:"offsets.topic.num.partitions"`
 	OffsetsRetentionMinutes          int32  `toml:"offsets.retention.minutes"`
 	OffsetsRetentionCheckIntervalMs  int64  `toml:"offsets.retention.check.interval.ms"`
+	OffsetsTopicSegmentBytes         int32  `toml:"offsets.topic.segment.bytes"`
 	GroupInitialRebalanceDelayMs     int32  `toml:"group.initial.rebalance.delay.ms"`
 	GroupMinSessionTimeoutMs         int32  `toml:"group.min.session.timeout.ms"`
 	GroupMaxSessionTimeoutMs         int32  `toml:"group.max.session.timeout.ms"`
@@ -221,6 +223,7 @@ func Default() Config {
 		LogCleanerMinCompactionLagMs:  0,
 		LogCleanerMaxCompactionLagMs:  math.MaxInt64,
 		LogCleanerIoMaxBytesPerSecond: math.MaxFloat64,
+		LogCleanerCPUMaxFraction:      0.5,
 
 		LogFlushBeforeAck:                  true,
 		LogFlushIntervalMessages:           math.MaxInt64,
@@ -235,6 +238,7 @@ func Default() Config {
 		OffsetsTopicNumPartitions:        50,
 		OffsetsRetentionMinutes:          10080,
 		OffsetsRetentionCheckIntervalMs:  600000,
+		OffsetsTopicSegmentBytes:         104857600,
 		GroupInitialRebalanceDelayMs:     3000,
 		GroupMinSessionTimeoutMs:         6000,
 		GroupMaxSessionTimeoutMs:         1800000,

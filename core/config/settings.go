@@ -105,6 +105,8 @@ var settings = []*setting{
 		doc: `Records older than this become eligible for compaction regardless of the dirty ratio.`},
 	{key: "log.cleaner.io.max.bytes.per.second", check: floatAbove(0),
 		doc: `I/O throttle of the log cleaner (read plus write bytes per second).`},
+	{key: "log.cleaner.cpu.max.fraction", check: floatIn(0, 1),
+		doc: `streamd only: most fraction of the wall time the log cleaner works (it sleeps the rest; 1 = no limit). It always runs at the lowest CPU priority.`},
 
 	{key: "log.flush.before.ack", group: "Durability and flushing",
 		doc: `true: answer an acks>=1 produce only after fdatasync (group commit); false: flush in the background like Kafka.`},
@@ -130,6 +132,8 @@ var settings = []*setting{
 		doc: `Committed offsets of an empty group are deleted after this long.`},
 	{key: "offsets.retention.check.interval.ms", check: atLeast(1),
 		doc: `How often expired committed offsets are looked for.`},
+	{key: "offsets.topic.segment.bytes", check: atLeast(1),
+		doc: `segment.bytes of __consumer_offsets when the broker creates it (smaller than log.segment.bytes, so the cleaner can compact it sooner).`},
 	{key: "group.initial.rebalance.delay.ms", check: atLeast(0),
 		doc: `Wait this long for more members before the first rebalance of an empty classic group.`},
 	{key: "group.min.session.timeout.ms", check: atLeast(0),
@@ -314,6 +318,16 @@ func floatAbove(lo float64) func(reflect.Value) string {
 	return func(v reflect.Value) string {
 		if !(v.Float() > lo) {
 			return fmt.Sprintf("must be > %g, got %g", lo, v.Float())
+		}
+		return ""
+	}
+}
+
+// floatIn accepts lo < v <= hi.
+func floatIn(lo, hi float64) func(reflect.Value) string {
+	return func(v reflect.Value) string {
+		if x := v.Float(); !(x > lo && x <= hi) {
+			return fmt.Sprintf("must be > %g and <= %g, got %g", lo, hi, x)
 		}
 		return ""
 	}

@@ -15,9 +15,10 @@ import (
 // # What is cleaned
 //
 // Only sealed segments wholly below the high watermark whose index files are
-// on disk are considered; the active segment is never touched. Of those, the
-// cleanable range is the longest prefix of segments whose largest timestamp is
-// at least MinCompactionLagMs old. The range splits at the cleaner checkpoint
+// on disk are considered; the active segment is never touched (a recovery
+// point left inside a sealed segment is moved first, by a checkpoint). Of
+// those, the cleanable range is the longest prefix of segments whose largest
+// timestamp is at least MinCompactionLagMs old. The range splits at the cleaner checkpoint
 // (CleanerCheckpointFile, "0\n<offset>\n"): segments below it were cleaned
 // before (the "clean" part, every key at most once), segments from it on are
 // "dirty". DirtyRatio = dirty bytes / cleanable bytes; a pass runs when it is
@@ -29,21 +30,41 @@ import (
 // of that key is in the map, and it is not an expired tombstone.
 //
 // The map is an offsetMap (offsetmap.go): a table of 128-bit key digests
-// allocated once per pass, sized for the number of offsets in the dirty part
-// and capped at maxOffsetMapBytes (128 MiB, about 4.19 M distinct keys).
+// that grows with the keys it holds, up to the number of offsets in the
+// dirty part and at most maxOffsetMapBytes (128 MiB, about 4.19 M distinct
+// keys).
 // When the dirty part has more keys than fit, the pass cleans only a prefix,
 // as Kafka does: it maps whole segments while the next one surely fits (and
 // the first dirty segment until the map is full), rewrites the segments up
 // to the last one mapped, keeping every record from the first unmapped
 // offset on untouched, and checkpoints that offset; the next pass continues
 // from there. Records below the checkpoint are never mapped again. Control
-// batches are kept whole. A batch that loses records is re-encoded with its
-// codec, base offset, last offset delta, producer id/epoch/base sequence,
-// attributes, leader epoch, base and max timestamps preserved (records keep
-// their offset deltas, so offsets keep gaps and never move). A batch that
-// loses every record is dropped, except the last batch of a segment, kept
-// empty (no records, codec none) so the segment still ends at its original
-// last offset and reads of offsets in the gap find the next batch.
+// batches are kept whole.
+//
+// A batch whose records all stay is copied byte for byte. A batch that loses
+// records is rebuilt from the encodings of the records it keeps, copied as
+// they are (records are never re-encoded: their offset and timestamp deltas
+// stay valid, so offsets keep gaps and never move), compressed again with its
+// own codec, under its header with base offset, last offset delta, producer
+// id/epoch/base sequence, attributes, leader epoch, base and max timestamps
+// preserved. A batch that loses every record is dropped, except the last
+// batch of a segment, kept empty (no records, codec none) so the segment
+// still ends at its original last offset and reads of offsets in the gap
+// find the next batch. A segment where nothing changes is not written at
+// all; one that changes is written from its first change on, after a copy of
+// the unchanged bytes before it.
+//
+// # Cost
+//
+// A pass allocates nothing per record or batch: batches are decoded with
+// batch.RecordIter and (de)compressed by a batch.Codecs into buffers reused
+// for the whole pass (and, through a sync.Pool, by the next one). It is
+// paced (compact_throttle.go): with DutyCycle < 1 it sleeps to work at most
+// that fraction of the time, and its I/O is limited to IOBytesPerSecond. The
+// cleaned file's blocks are reserved up front and written back every 128 KiB
+// with sync_file_range, so the disk sees a steady trickle instead of bursts
+// that a produce's fsync would have to wait for, and the final fdatasync has
+// little left to write.
 //
 // Tombstones (null value) are removed once their timestamp is older than
 // now-DeleteRetentionMs (simpler than Kafka's delete horizon, which counts
@@ -92,7 +113,11 @@ type CompactOptions struct {
 	MinCleanableDirtyRatio float64         // skip the pass below this dirty ratio
 	MaxCompactionLagMs     int64           // a dirty segment this old forces a pass; <= 0: never
 	IOBytesPerSecond       float64         // throttle of reads + writes; <= 0 or +Inf/MaxFloat64: unlimited
+	DutyCycle              float64         // most fraction of wall time the pass works; <= 0 or >= 1: no limit
 	Stop                   <-chan struct{} // closed: abandon the pass (ErrCompactStopped)
+	// Working, if set, is called when the pass starts its work (after the
+	// dirty-ratio check) and the function it returns when the pass ends.
+	Working func() (done func())
 }
 
 // CompactResult is what one Compact pass did.
@@ -101,6 +126,9 @@ type CompactResult struct {
 	SegmentsCleaned         int     // segments rewritten
 	BytesBefore, BytesAfter int64   // bytes of the cleanable range before and after
 	DirtyRatio              float64 // dirty bytes / cleanable bytes, before the pass
+	// Elapsed is the wall time of the pass; Paused how much of it the pass
+	// slept for IOBytesPerSecond and DutyCycle.
+	Elapsed, Paused time.Duration
 }
 
 // compacting holds the logs with a Compact pass in progress.
@@ -130,13 +158,24 @@ type planSeg struct {
 // are serialised (a concurrent call returns at once with Cleaned false).
 // Appends, reads, retention and DeleteRecords run concurrently; readers of a
 // rewritten segment finish reading the old copy.
-func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
+func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	if _, busy := compacting.LoadOrStore(l, true); busy {
 		return CompactResult{}, nil
 	}
 	defer compacting.Delete(l)
 	if opts.Now.IsZero() {
 		opts.Now = l.opts.Now()
+	}
+	// A recovery point inside a sealed segment would keep it (and every
+	// later one) from being cleaned until the next checkpoint, which an idle
+	// partition never writes: checkpoint now.
+	l.mu.RLock()
+	held := len(l.segs) > 1 && l.ckpt.pos > 0 && l.ckpt.seg >= l.segs[0].base && l.ckpt.seg < l.segs[len(l.segs)-1].base
+	l.mu.RUnlock()
+	if held {
+		if err := l.flush(flushCheckpoint); err != nil {
+			return res, err
+		}
 	}
 	segs, err := l.compactableSegments()
 	if err != nil {
@@ -163,7 +202,6 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	if firstDirty < segs[0].v.seg.base || firstDirty > segs[len(segs)-1].v.next {
 		firstDirty = segs[0].v.seg.base // unknown or out of range: all dirty
 	}
-	var res CompactResult
 	var dirty, total int64
 	forced := false
 	for _, p := range segs[:n] {
@@ -184,8 +222,14 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	res.Cleaned = true
 	res.BytesBefore, res.BytesAfter = total, total
 
+	if opts.Working != nil {
+		defer opts.Working()()
+	}
 	th := newThrottle(l, opts)
-	// Size the map for the worst case, every dirty offset a distinct key
+	defer func() { res.Elapsed, res.Paused = time.Since(th.start), th.paused }()
+	sc := scratchPool.Get().(*cleanScratch)
+	defer scratchPool.Put(sc)
+	// The map may grow to the worst case, every dirty offset a distinct key
 	// (capped by maxOffsetMapBytes).
 	var dirtyOffsets int64
 	for _, p := range segs[:n] {
@@ -210,23 +254,31 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 		}
 		mapped = true
 		stop := int64(-1)
-		err := forEachBatch(p.v.seg, p.size, th, func(b []byte, h batch.Header) error {
+		var r batch.Record
+		err := sc.forEachBatch(p.v.seg, p.size, th, func(b []byte, h batch.Header, _ int64) error {
 			if h.Control() || h.NextOffset() <= firstDirty {
 				return nil
 			}
-			_, recs, err := batch.Records(b)
-			if err != nil {
-				return fmt.Errorf("storage: compact: segment %d offset %d: %w", p.v.seg.base, h.BaseOffset, err)
+			if err := th.work(len(b)); err != nil {
+				return err
 			}
-			for i := range recs {
-				off := h.BaseOffset + int64(recs[i].OffsetDelta)
-				if recs[i].Key == nil || off < firstDirty {
+			data, err := sc.recordData(b, h)
+			if err != nil {
+				return err
+			}
+			it := batch.NewRecordIter(data, h.NumRecords)
+			for _, ok := it.Next(&r); ok; _, ok = it.Next(&r) {
+				off := h.BaseOffset + int64(r.OffsetDelta)
+				if r.Key == nil || off < firstDirty {
 					continue
 				}
-				if !latest.put(recs[i].Key, off) {
+				if !latest.put(r.Key, off) {
 					stop = off
 					return errMapFull
 				}
+			}
+			if err := it.Err(); err != nil {
+				return fmt.Errorf("storage: compact: segment %d offset %d: %w", p.v.seg.base, h.BaseOffset, err)
 			}
 			return nil
 		})
@@ -256,7 +308,7 @@ func (l *Log) Compact(opts CompactOptions) (CompactResult, error) {
 	}
 	f := &filter{latest: latest, end: end, horizon: horizon}
 	for _, p := range segs[:k] {
-		newSize, changed, err := l.cleanSegment(p, f, th)
+		newSize, changed, err := l.cleanSegment(p, f, th, sc)
 		if err != nil {
 			return res, err
 		}
@@ -339,54 +391,4 @@ func readCleanerCheckpoint(dir string) (int64, error) {
 		return -1, err
 	}
 	return v[0], nil
-}
-
-// throttle limits a pass's I/O to opts.IOBytesPerSecond and notices Stop
-// and Close.
-type throttle struct {
-	l     *Log
-	rate  float64
-	start time.Time
-	bytes float64
-	stop  <-chan struct{}
-}
-
-func newThrottle(l *Log, opts CompactOptions) *throttle {
-	rate := opts.IOBytesPerSecond
-	if rate >= math.MaxFloat64 || math.IsInf(rate, 1) {
-		rate = 0
-	}
-	return &throttle{l: l, rate: rate, start: time.Now(), stop: opts.Stop}
-}
-
-// add accounts n bytes of I/O, sleeping while the pass is ahead of its rate.
-func (t *throttle) add(n int) error {
-	t.bytes += float64(n)
-	for {
-		select {
-		case <-t.stop:
-			return ErrCompactStopped
-		default:
-		}
-		t.l.mu.RLock()
-		err := t.l.usableLocked()
-		t.l.mu.RUnlock()
-		if err != nil {
-			return err
-		}
-		if t.rate <= 0 {
-			return nil
-		}
-		ahead := time.Duration(t.bytes/t.rate*float64(time.Second)) - time.Since(t.start)
-		if ahead <= 0 {
-			return nil
-		}
-		tm := time.NewTimer(min(ahead, 100*time.Millisecond))
-		select {
-		case <-t.stop:
-			tm.Stop()
-			return ErrCompactStopped
-		case <-tm.C:
-		}
-	}
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
+	"sync"
 
 	"github.com/streamd/streamd/core/batch"
 )
@@ -21,14 +21,33 @@ const (
 // compactChunk is how much of a segment a pass reads at a time.
 const compactChunk = 1 << 20
 
-// forEachBatch calls fn with every batch of s's first size bytes, in order.
-// b aliases a buffer reused for the next call.
-func forEachBatch(s *segment, size int64, th *throttle, fn func(b []byte, h batch.Header) error) error {
-	buf := make([]byte, compactChunk)
+// cleanScratch is what one pass reuses for every batch: the read buffer, the
+// codec state and the buffers of rewritten batches. Passes take one from
+// scratchPool, so a cleaner going over many partitions allocates them once.
+type cleanScratch struct {
+	read   []byte       // chunk of a segment (compactChunk, more for a larger batch)
+	copy   []byte       // copying an unchanged prefix (copyChunk)
+	codecs batch.Codecs // decompression and compression into reused buffers
+	kept   []byte       // encodings of the records a rewritten batch keeps
+	out    []byte       // a rewritten batch
+	w      *bufio.Writer
+}
+
+// copyChunk is the buffer size for copying unchanged bytes to a cleaned file.
+const copyChunk = 256 << 10
+
+var scratchPool = sync.Pool{New: func() any {
+	return &cleanScratch{read: make([]byte, compactChunk), w: bufio.NewWriterSize(nil, compactChunk)}
+}}
+
+// forEachBatch calls fn with every batch of s's first size bytes, in order,
+// and its position in the segment. b aliases a buffer reused for the next
+// call. Reads count against th.
+func (sc *cleanScratch) forEachBatch(s *segment, size int64, th *throttle, fn func(b []byte, h batch.Header, pos int64) error) error {
 	pos := int64(0)
 	for pos < size {
-		want := min(size-pos, int64(len(buf)))
-		chunk := buf[:want]
+		want := min(size-pos, int64(len(sc.read)))
+		chunk := sc.read[:want]
 		if n, err := s.f.ReadAt(chunk, pos); err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
 			return fmt.Errorf("storage: compact: read segment %d: %w", s.base, err)
 		}
@@ -48,19 +67,31 @@ func forEachBatch(s *segment, size int64, th *throttle, fn func(b []byte, h batc
 			if err != nil {
 				return fmt.Errorf("storage: compact: segment %d position %d: %w", s.base, pos+int64(off), err)
 			}
-			if err := fn(chunk[off:off+total], h); err != nil {
+			if err := fn(chunk[off:off+total], h, pos+int64(off)); err != nil {
 				return err
 			}
 			off += total
 		}
 		if off == 0 { // one batch larger than the buffer: grow it
 			total := int(int32(binary.BigEndian.Uint32(chunk[8:]))) + batch.LogOverhead
-			buf = make([]byte, total)
+			sc.read = make([]byte, total)
 			continue
 		}
 		pos += int64(off)
 	}
+	if len(sc.read) > compactChunk { // do not keep a huge buffer pooled
+		sc.read = make([]byte, compactChunk)
+	}
 	return nil
+}
+
+// recordData returns the (decompressed) record bytes of the batch b.
+func (sc *cleanScratch) recordData(b []byte, h batch.Header) ([]byte, error) {
+	data, err := sc.codecs.RecordData(b, h, 0)
+	if err != nil {
+		return nil, fmt.Errorf("storage: compact: batch at offset %d: %w", h.BaseOffset, err)
+	}
+	return data, nil
 }
 
 // filter decides which records a pass keeps.
@@ -71,7 +102,7 @@ type filter struct {
 }
 
 // keep reports whether record r of the batch with header h survives.
-func (f *filter) keep(h batch.Header, r *batch.Record) bool {
+func (f *filter) keep(h *batch.Header, r *batch.Record) bool {
 	off := h.BaseOffset + int64(r.OffsetDelta)
 	if off >= f.end {
 		return true
@@ -82,109 +113,207 @@ func (f *filter) keep(h batch.Header, r *batch.Record) bool {
 	if last, ok := f.latest.get(r.Key); ok && last > off {
 		return false
 	}
-	return r.Value != nil || h.RecordTimestamp(*r) >= f.horizon
+	if r.Value != nil {
+		return true
+	}
+	ts := h.BaseTimestamp + r.TimestampDelta
+	if h.LogAppendTime() {
+		ts = h.MaxTimestamp
+	}
+	return ts >= f.horizon
 }
 
 // rebuild returns b filtered by f: b itself (same true) when every record
 // stays, nil when none does (unless last: then an empty batch with b's
-// offsets and header fields).
-func (f *filter) rebuild(b []byte, h batch.Header, last bool) (out []byte, same bool, err error) {
-	if h.Control() {
+// offsets and header fields). A batch that loses some records is rebuilt
+// from the encodings of the others, as they are, with b's codec and header
+// fields (batch.Codecs.AppendBatch): records are never re-encoded. The
+// result aliases sc's buffers until the next call.
+func (f *filter) rebuild(sc *cleanScratch, b []byte, h batch.Header, last bool) (out []byte, same bool, err error) {
+	if h.Control() || h.BaseOffset >= f.end {
 		return b, true, nil
 	}
-	_, recs, err := batch.Records(b)
+	data, err := sc.recordData(b, h)
 	if err != nil {
+		return nil, false, err
+	}
+	kept, n, at := sc.kept[:0], int32(0), 0
+	dropped := false
+	it := batch.NewRecordIter(data, h.NumRecords)
+	var r batch.Record
+	for enc, ok := it.Next(&r); ok; enc, ok = it.Next(&r) {
+		switch {
+		case !f.keep(&h, &r):
+			if !dropped {
+				kept = append(kept, data[:at]...) // every record so far stays
+				dropped = true
+			}
+		case dropped:
+			kept = append(kept, enc...)
+			n++
+		default:
+			n++
+		}
+		at += len(enc)
+	}
+	sc.kept = kept[:0]
+	if err := it.Err(); err != nil {
 		return nil, false, fmt.Errorf("storage: compact: batch at offset %d: %w", h.BaseOffset, err)
 	}
-	kept := recs[:0]
-	for i := range recs {
-		if f.keep(h, &recs[i]) {
-			kept = append(kept, recs[i])
-		}
-	}
-	if len(kept) == len(recs) {
+	if !dropped {
 		return b, true, nil
 	}
-	if len(kept) == 0 && !last {
+	if n == 0 && !last {
 		return nil, false, nil
 	}
 	codec := h.Codec()
-	if len(kept) == 0 {
+	if n == 0 {
 		codec = batch.CodecNone
 	}
-	nb := batch.Build(batch.BuildOptions{
-		BaseOffset:           h.BaseOffset,
-		Codec:                codec,
-		ProducerID:           h.ProducerID,
-		ProducerEpoch:        h.ProducerEpoch,
-		BaseSequence:         h.BaseSequence,
-		Attributes:           h.Attributes,
-		PartitionLeaderEpoch: h.PartitionLeaderEpoch,
-		KeepOffsetDeltas:     true,
-		LastOffsetDelta:      h.LastOffsetDelta,
-	}, kept, h.BaseTimestamp)
-	// Keep the original max timestamp (the time index and retention.ms
-	// judge the segment by it; LogAppendTime batches carry it for every
-	// record).
-	const offMaxTimestamp = 35
-	binary.BigEndian.PutUint64(nb[offMaxTimestamp:], uint64(h.MaxTimestamp))
-	binary.BigEndian.PutUint32(nb[17:], batch.CRC(nb))
-	return nb, false, nil
+	sc.out, err = sc.codecs.AppendBatch(sc.out[:0], h, codec, kept, n)
+	if err != nil {
+		return nil, false, fmt.Errorf("storage: compact: batch at offset %d: %w", h.BaseOffset, err)
+	}
+	return sc.out, false, nil
+}
+
+// cleanedFile is the cleaned copy of one segment being written. It is created
+// at the first batch that changes; the unchanged batches before it are copied
+// from the segment then, so a segment the pass leaves as it is costs no write.
+type cleanedFile struct {
+	l    *Log
+	s    *segment
+	sc   *cleanScratch
+	th   *throttle
+	size int64 // expected upper bound: the old segment's size
+	f    *os.File
+	pos  int64 // bytes written (or, before f exists, bytes unchanged)
+	// Written bytes not yet handed to writeback, and the range handed to it
+	// last, waited for at the next step.
+	unsynced           int64
+	prevFrom, prevSize int64
+}
+
+// open creates the file and copies the segment's first pos bytes into it.
+func (cf *cleanedFile) open() error {
+	s := cf.s
+	f, err := os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("storage: compact: %w", err)
+	}
+	cf.f = f
+	// Reserve the blocks up front (an optimisation: no block allocation, and
+	// so no ordered-data journal flush, while the produce path syncs).
+	_ = fallocKeepSize(f, 0, cf.size)
+	cf.sc.w.Reset(f)
+	if cf.pos == 0 {
+		return nil
+	}
+	if cf.sc.copy == nil {
+		cf.sc.copy = make([]byte, copyChunk)
+	}
+	n := cf.pos
+	cf.pos = 0
+	for from := int64(0); from < n; {
+		buf := cf.sc.copy[:min(int64(len(cf.sc.copy)), n-from)]
+		if _, err := s.f.ReadAt(buf, from); err != nil {
+			return fmt.Errorf("storage: compact: read segment %d: %w", s.base, err)
+		}
+		if err := cf.th.add(len(buf)); err != nil {
+			return err
+		}
+		if err := cf.write(buf); err != nil {
+			return err
+		}
+		from += int64(len(buf))
+	}
+	return nil
+}
+
+// write appends b. Every cleanerSyncEvery bytes it starts writeback of what
+// was written and waits for the previous step's, so dirty data never piles
+// up into a burst that the produce path's small syncs on the same disk would
+// wait for (a cache flush has to write out whatever is pending), and no
+// journal commit happens before the final sync.
+func (cf *cleanedFile) write(b []byte) error {
+	if _, err := cf.sc.w.Write(b); err != nil {
+		return fmt.Errorf("storage: compact: write: %w", err)
+	}
+	cf.pos += int64(len(b))
+	if cf.unsynced += int64(len(b)); cf.unsynced >= cleanerSyncEvery {
+		if err := cf.sc.w.Flush(); err != nil {
+			return fmt.Errorf("storage: compact: write: %w", err)
+		}
+		from := cf.pos - cf.unsynced
+		if err := writeback(cf.f, from, cf.unsynced, cf.prevFrom, cf.prevSize); err != nil {
+			return fmt.Errorf("storage: compact: sync: %w", err)
+		}
+		cf.prevFrom, cf.prevSize, cf.unsynced = from, cf.unsynced, 0
+	}
+	return cf.th.add(len(b))
+}
+
+// finish flushes and syncs the file and gives back reserved blocks past its
+// end.
+func (cf *cleanedFile) finish() error {
+	err := cf.sc.w.Flush()
+	if err == nil {
+		err = cf.f.Truncate(cf.pos)
+	}
+	if err == nil {
+		err = fdatasync(cf.f)
+	}
+	if err != nil {
+		return fmt.Errorf("storage: compact: write %s: %w", cf.f.Name(), err)
+	}
+	return nil
 }
 
 // cleanSegment writes the filtered copy of p's segment to <base>.*.cleaned
 // (fsynced). It returns the new size and whether anything changed; when
-// nothing did, the .cleaned files are deleted.
-func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle) (int64, bool, error) {
+// nothing did, no file was written.
+func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle, sc *cleanScratch) (int64, bool, error) {
 	s := p.v.seg
-	out, err := os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return 0, false, fmt.Errorf("storage: compact: %w", err)
-	}
 	removeCleaned := func() {
 		for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {
 			os.Remove(s.prefix + suf + cleanedSuffix)
 		}
 	}
-	w := bufio.NewWriterSize(out, compactChunk)
+	cf := &cleanedFile{l: l, s: s, sc: sc, th: th, size: p.size}
 	m := &memIndex{}
-	var pos, unsynced int64
-	changed := false
-	err = forEachBatch(s, p.size, th, func(b []byte, h batch.Header) error {
+	err := sc.forEachBatch(s, p.size, th, func(b []byte, h batch.Header, _ int64) error {
 		last := h.NextOffset() >= p.v.next
-		nb, same, err := f.rebuild(b, h, last)
+		nb, same, err := f.rebuild(sc, b, h, last)
 		if err != nil {
 			return err
 		}
-		changed = changed || !same
+		if err := th.work(len(b)); err != nil {
+			return err
+		}
+		if cf.f == nil && !same {
+			if err := cf.open(); err != nil {
+				return err
+			}
+		}
 		if nb == nil {
 			return nil
 		}
-		m.add(uint32(h.BaseOffset-s.base), pos, h.MaxTimestamp, s.interval)
-		if _, err := w.Write(nb); err != nil {
-			return fmt.Errorf("storage: compact: write: %w", err)
+		m.add(uint32(h.BaseOffset-s.base), cf.pos, h.MaxTimestamp, s.interval)
+		if cf.f == nil {
+			cf.pos += int64(len(nb)) // unchanged so far: nothing to write yet
+			return nil
 		}
-		pos += int64(len(nb))
-		// Sync as we go: one large fdatasync at the end of a segment would stall
-		// the produce path's small fsyncs on the same disk.
-		if unsynced += int64(len(nb)); unsynced >= cleanerSyncEvery {
-			if err := w.Flush(); err != nil {
-				return fmt.Errorf("storage: compact: write: %w", err)
-			}
-			if err := fdatasync(out); err != nil {
-				return fmt.Errorf("storage: compact: sync: %w", err)
-			}
-			unsynced = 0
-		}
-		return th.add(len(nb))
+		return cf.write(nb)
 	})
-	if err == nil {
-		if err = w.Flush(); err == nil {
-			err = fdatasync(out)
-		}
+	changed := cf.f != nil
+	if err == nil && changed {
+		err = cf.finish()
 	}
-	if cerr := out.Close(); err == nil && cerr != nil {
-		err = cerr
+	if cf.f != nil {
+		if cerr := cf.f.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		cf.sc.w.Reset(nil)
 	}
 	if err == nil && changed {
 		err = writeSynced(s.prefix+IndexSuffix+cleanedSuffix, appendOffEntries(nil, m.off))
@@ -193,124 +322,14 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle) (int64, bool, err
 		}
 	}
 	if err != nil || !changed {
-		removeCleaned()
+		if changed || cf.f != nil {
+			removeCleaned()
+		}
 		return 0, false, err
 	}
-	return pos, true, hook("cleaned-written", s.base)
+	return cf.pos, true, hook("cleaned-written", s.base)
 }
 
-// cleanerSyncEvery is how many cleaned bytes are written between fdatasyncs.
-const cleanerSyncEvery = 4 << 20
-
-func writeSynced(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("storage: compact: %w", err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = fdatasync(f)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("storage: compact: write %s: %w", name, err)
-	}
-	return nil
-}
-
-// swapCleaned puts the cleaned copy of p's segment in place (steps 2-6 of the
-// protocol in compact.go). It reports false, deleting the copy, when the
-// segment is gone meanwhile (retention, DeleteRecords).
-func (l *Log) swapCleaned(p planSeg, newSize int64) (bool, error) {
-	old := p.v.seg
-	suffixes := []string{LogSuffix, IndexSuffix, TimeIndexSuffix}
-	discard := func() {
-		for _, suf := range suffixes {
-			os.Remove(old.prefix + suf + cleanedSuffix)
-			os.Remove(old.prefix + suf + swapSuffix)
-		}
-	}
-	l.adminMu.Lock()
-	defer l.adminMu.Unlock()
-	l.rpMu.Lock() // no recovery point is written into old meanwhile
-	defer l.rpMu.Unlock()
-	l.mu.RLock()
-	err := l.usableLocked()
-	present := err == nil && l.segs[l.segmentForLocked(old.base)] == old && !l.holdsRecoveryPointLocked(old)
-	l.mu.RUnlock()
-	if !present {
-		discard()
-		return false, err
-	}
-	// Keep the old copy readable for readers still holding it: open its
-	// index files (or rebuild them in memory) before they are deleted, and
-	// never let it write index files again.
-	if _, _, err := p.v.indexes(l.logger); err != nil {
-		discard()
-		return false, err
-	}
-
-	for _, suf := range suffixes {
-		if err := os.Rename(old.prefix+suf+cleanedSuffix, old.prefix+suf+swapSuffix); err != nil {
-			discard()
-			return false, fmt.Errorf("storage: compact: %w", err)
-		}
-	}
-	if err := syncDir(l.dir); err != nil {
-		discard()
-		return false, fmt.Errorf("storage: compact: sync dir: %w", err)
-	}
-	if err := hook("swap-renamed", old.base); err != nil {
-		return false, err
-	}
-	old.removed.Store(true)
-	for _, suf := range suffixes[1:] {
-		if err := os.Remove(old.prefix + suf); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			discard()
-			return false, fmt.Errorf("storage: compact: %w", err)
-		}
-	}
-	if err := hook("old-index-removed", old.base); err != nil {
-		return false, err
-	}
-	if err := os.Rename(old.prefix+LogSuffix+swapSuffix, old.prefix+LogSuffix); err != nil { // commit
-		discard()
-		return false, fmt.Errorf("storage: compact: %w", err)
-	}
-	if err := hook("log-replaced", old.base); err != nil {
-		return false, err
-	}
-	var ferr error
-	for _, suf := range suffixes[1:] {
-		if err := os.Rename(old.prefix+suf+swapSuffix, old.prefix+suf); err != nil && ferr == nil {
-			ferr = err // the index is rebuilt when first used
-		}
-	}
-	if err := syncDir(l.dir); err != nil && ferr == nil {
-		ferr = err
-	}
-	if ferr != nil {
-		l.logger.Warn("storage: compact: placing index files", "segment", old.base, "err", ferr)
-	}
-	if err := hook("index-replaced", old.base); err != nil {
-		return false, err
-	}
-
-	ns, err := openSegment(l.dir, old.base, old.interval)
-	if err != nil {
-		// The new copy is on disk; this process keeps serving the old one
-		// (same records, uncleaned) until the log is reopened.
-		return false, err
-	}
-	l.mu.Lock()
-	ns.sealed, ns.next, ns.created = true, old.next, old.created
-	ns.size = newSize
-	i := l.segmentForLocked(old.base)
-	l.segs[i] = ns
-	l.size += ns.size - old.size
-	l.mu.Unlock()
-	old.release() // the Log's reference; readers hold their own
-	return true, nil
-}
+// cleanerSyncEvery is how many cleaned bytes are written between writeback
+// steps.
+const cleanerSyncEvery = 128 << 10

@@ -9,9 +9,10 @@ import (
 type flushMode int
 
 const (
-	flushNormal flushMode = iota
-	flushOpen             // end of Open: checkpoint the recovered log
-	flushClose            // Close: sync index files too, checkpoint the end
+	flushNormal     flushMode = iota
+	flushOpen                 // end of Open: checkpoint the recovered log
+	flushClose                // Close: sync index files too, checkpoint the end
+	flushCheckpoint           // Compact: checkpoint now, even if not due
 )
 
 // flushJob is one segment to sync, with the index entries to write first.

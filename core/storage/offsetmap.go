@@ -6,8 +6,8 @@ import (
 )
 
 // offsetMap is the key -> latest offset map of a compaction pass, after
-// Kafka's SkimpyOffsetMap: a fixed-capacity open-addressing hash table
-// allocated once per pass, with no allocation per key.
+// Kafka's SkimpyOffsetMap: an open-addressing hash table with no allocation
+// per key.
 //
 // A slot holds a 128-bit digest of the key (two 64-bit maphash hashes with
 // independent seeds, chosen at random per map) and offset+1 (0 marks an
@@ -22,13 +22,19 @@ import (
 // keys is dropped although it is its key's latest.
 //
 // Lookups use linear probing from a position derived from the first hash;
-// the table is never filled beyond offsetMapLoad (put reports false instead),
-// so probes stay short and always end at an empty slot.
+// the table is never filled beyond offsetMapLoad, so probes stay short and
+// always end at an empty slot. Unlike Kafka's buffer, which is allocated
+// whole, the table starts small (offsetMapInitialSlots) and doubles when it
+// reaches that load, up to the slots the caller's key count can use and never
+// beyond maxOffsetMapBytes; a full table at that size refuses new keys (put
+// reports false). A table sized to the keys really present stays in the CPU
+// caches longer and costs no memory it does not use.
 type offsetMap struct {
-	slots  []offsetSlot
-	used   int
-	limit  int // most keys put accepts
-	s1, s2 maphash.Seed
+	slots    []offsetSlot
+	used     int
+	limit    int // keys the current table holds before it grows
+	maxSlots int // largest table
+	s1, s2   maphash.Seed
 }
 
 type offsetSlot struct {
@@ -40,6 +46,8 @@ const (
 	offsetSlotBytes = 24
 	// offsetMapLoad is the most a table is filled (numerator/denominator).
 	offsetMapLoadNum, offsetMapLoadDen = 3, 4
+	// offsetMapInitialSlots is the size of a new table (1.5 MiB).
+	offsetMapInitialSlots = 1 << 16
 )
 
 // maxOffsetMapBytes caps a pass's offset map (Kafka's default
@@ -53,21 +61,41 @@ var maxOffsetMapBytes = 128 << 20
 func newOffsetMap(keys int64) *offsetMap {
 	most := int64(max(maxOffsetMapBytes/offsetSlotBytes, 2))
 	keys = min(max(keys, 1), most)
-	n := min(keys*offsetMapLoadDen/offsetMapLoadNum+1, most)
-	return &offsetMap{
-		slots: make([]offsetSlot, n),
-		limit: max(int(n)*offsetMapLoadNum/offsetMapLoadDen, 1),
-		s1:    maphash.MakeSeed(),
-		s2:    maphash.MakeSeed(),
+	maxSlots := int(min(keys*offsetMapLoadDen/offsetMapLoadNum+1, most))
+	m := &offsetMap{maxSlots: maxSlots, s1: maphash.MakeSeed(), s2: maphash.MakeSeed()}
+	m.resize(min(maxSlots, offsetMapInitialSlots))
+	return m
+}
+
+// resize moves the keys into a new table of n slots.
+func (m *offsetMap) resize(n int) {
+	old := m.slots
+	m.slots = make([]offsetSlot, n)
+	m.limit = max(n*offsetMapLoadNum/offsetMapLoadDen, 1)
+	for i := range old {
+		if s := old[i]; s.off1 != 0 {
+			j := m.home(s.h1)
+			for m.slots[j].off1 != 0 {
+				if j++; j == n {
+					j = 0
+				}
+			}
+			m.slots[j] = s
+		}
 	}
+}
+
+// home is the slot where probing for a key with first hash h1 starts.
+func (m *offsetMap) home(h1 uint64) int {
+	hi, _ := bits.Mul64(h1, uint64(len(m.slots))) // h1 scaled to [0, len)
+	return int(hi)
 }
 
 // find returns the index of key's slot, or of the empty slot where it would
 // go, and the key's digest.
 func (m *offsetMap) find(key []byte) (int, uint64, uint64) {
 	h1, h2 := maphash.Bytes(m.s1, key), maphash.Bytes(m.s2, key)
-	hi, _ := bits.Mul64(h1, uint64(len(m.slots))) // h1 scaled to [0, len)
-	i := int(hi)
+	i := m.home(h1)
 	for {
 		s := &m.slots[i]
 		if s.off1 == 0 || (s.h1 == h1 && s.h2 == h2) {
@@ -86,7 +114,11 @@ func (m *offsetMap) put(key []byte, off int64) bool {
 	s := &m.slots[i]
 	if s.off1 == 0 {
 		if m.used >= m.limit {
-			return false
+			if len(m.slots) >= m.maxSlots {
+				return false
+			}
+			m.resize(min(2*len(m.slots), m.maxSlots))
+			return m.put(key, off)
 		}
 		m.used++
 		s.h1, s.h2 = h1, h2
@@ -104,6 +136,9 @@ func (m *offsetMap) get(key []byte) (int64, bool) {
 	return 0, false
 }
 
-// len returns the number of keys; free how many more put accepts.
-func (m *offsetMap) len() int  { return m.used }
-func (m *offsetMap) free() int { return m.limit - m.used }
+// len returns the number of keys; free how many more put accepts (growing
+// the table as needed).
+func (m *offsetMap) len() int { return m.used }
+func (m *offsetMap) free() int {
+	return max(m.maxSlots*offsetMapLoadNum/offsetMapLoadDen, 1) - m.used
+}

@@ -135,3 +135,29 @@ func TestCompactOffsetMapFull(t *testing.T) {
 		t.Fatalf("%d passes cleaned to %d (target %d), %d ending inside a segment", passes, prev, target, midSegment)
 	}
 }
+
+// TestOffsetMapGrows: a map sized for many keys starts small and doubles as
+// keys arrive, keeping every key, never beyond what the key count needs.
+func TestOffsetMapGrows(t *testing.T) {
+	const keys = 300_000
+	m := newOffsetMap(4 * keys) // as a pass sizes it: every offset could be a new key
+	if len(m.slots) != offsetMapInitialSlots {
+		t.Fatalf("new map has %d slots, want %d", len(m.slots), offsetMapInitialSlots)
+	}
+	for i := range keys {
+		if !m.put(fmt.Appendf(nil, "key-%d", i), int64(i)) {
+			t.Fatalf("put %d refused", i)
+		}
+	}
+	if n := len(m.slots); n < keys*4/3 || n > 2*keys*4/3 || n > m.maxSlots {
+		t.Fatalf("%d slots for %d keys (max %d)", n, keys, m.maxSlots)
+	}
+	for i := range keys {
+		if got, ok := m.get(fmt.Appendf(nil, "key-%d", i)); !ok || got != int64(i) {
+			t.Fatalf("key-%d: %d, %v after growing", i, got, ok)
+		}
+	}
+	if m.free() != m.maxSlots*3/4-keys {
+		t.Fatalf("free %d, want %d", m.free(), m.maxSlots*3/4-keys)
+	}
+}

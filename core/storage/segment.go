@@ -291,7 +291,7 @@ func (s *segment) checkDiskIndexes(next int64) error {
 	oi := offIndex{f: s.idxF, n: int(st.Size() / OffsetIndexEntrySize)}
 	var prevOff offEntry
 	for k, i := range []int{0, oi.n - 1} {
-		if i < 0 || (k == 1 && i == 0) {
+		if oi.n == 0 || (k == 1 && i == 0) {
 			break
 		}
 		e, err := oi.at(i)
@@ -325,7 +325,7 @@ func (s *segment) checkDiskIndexes(next int64) error {
 	}
 	var prev tsEntry
 	for k, i := range []int{0, ti.n - 1} {
-		if i < 0 || (k == 1 && i == 0) {
+		if ti.n == 0 || (k == 1 && i == 0) {
 			break
 		}
 		e, err := ti.at(i)

@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestExtraProc: GOMAXPROCS is one higher while any pass works (however many), and back
+// to what it was after the last one; releasing twice is harmless.
+func TestExtraProc(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	r1 := extraProc()
+	r2 := extraProc()
+	if got := runtime.GOMAXPROCS(0); got != before+1 {
+		t.Fatalf("GOMAXPROCS %d with two passes working, want %d", got, before+1)
+	}
+	r1()
+	r1()
+	if got := runtime.GOMAXPROCS(0); got != before+1 {
+		t.Fatalf("GOMAXPROCS %d with one pass still working, want %d", got, before+1)
+	}
+	r2()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("GOMAXPROCS %d after the passes, want %d", got, before)
+	}
+}
+
+// TestLowerThreadPriority: the calling thread gets nice 19, other threads keep theirs.
+func TestLowerThreadPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread priorities are only lowered on Linux")
+	}
+	done := make(chan int)
+	go func() {
+		if err := lowerThreadPriority(); err != nil {
+			t.Error(err)
+		}
+		done <- threadNice(t)
+	}() // ends locked: its thread goes with it
+	if n := <-done; n != 19 {
+		t.Fatalf("nice %d on the lowered thread, want 19", n)
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if n := threadNice(t); n == 19 {
+		t.Fatal("another thread got nice 19 too")
+	}
+}
