@@ -48,6 +48,10 @@ func (b *Broker) startPlugins(ctx context.Context) error {
 		return nil
 	}
 	pc := b.cfg.Plugins
+	env, err := config.PluginEnv(pc.Env) // validated at load
+	if err != nil {
+		return fmt.Errorf("broker: plugins.env: %w", err)
+	}
 	reg, err := registry.Open(ctx, registry.Options{
 		JetStream: jsp.JetStream(),
 		Bucket:    pc.Bucket,
@@ -57,6 +61,10 @@ func (b *Broker) startPlugins(ctx context.Context) error {
 			MemoryLimitBytes: uint64(pc.MemoryLimitBytes),
 			CallTimeout:      time.Duration(pc.CallTimeoutMs) * time.Millisecond,
 			PoolSize:         int(pc.PoolSize),
+			StartTimeout:     time.Duration(pc.StartTimeoutMs) * time.Millisecond,
+			WallClock:        pc.AllowWallClock,
+			CryptoRandom:     pc.AllowCryptoRandom,
+			Env:              env,
 			Logger:           b.log.With("component", "wasmhost"),
 		},
 		UsedBy: b.pluginUsers,

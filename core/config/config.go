@@ -177,6 +177,14 @@ type PluginsConfig struct {
 	CallTimeoutMs int64 `toml:"call_timeout_ms"`
 	// PoolSize is the number of instances per plugin, i.e. of concurrent calls.
 	PoolSize int32 `toml:"pool_size"`
+	// StartTimeoutMs bounds starting a plugin instance (its initialisation).
+	StartTimeoutMs int64 `toml:"start_timeout_ms"`
+	// AllowWallClock grants plugins the real clock (default: a fake, fixed clock).
+	AllowWallClock bool `toml:"allow_wall_clock"`
+	// AllowCryptoRandom grants plugins the host's crypto/rand (default: deterministic).
+	AllowCryptoRandom bool `toml:"allow_crypto_random"`
+	// Env is the environment plugins see, "KEY=VALUE" pairs separated by commas.
+	Env string `toml:"env"`
 }
 
 // Default returns the default configuration. It equals what the config.toml at the
@@ -265,6 +273,7 @@ func Default() Config {
 			MemoryLimitBytes: 64 << 20,
 			CallTimeoutMs:    1000,
 			PoolSize:         4,
+			StartTimeoutMs:   10000,
 		},
 	}
 }

@@ -127,6 +127,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`"metadata.nats_url": scheme must be nats, tls, ws or wss, got "http://x:1"`}},
 		{"bucket", "[metadata]\nkv_bucket = \"a.b\"",
 			[]string{`"metadata.kv_bucket": must match [A-Za-z0-9_-]+, got "a.b"`}},
+		{"plugin env", "[plugins]\nenv = \"REGION=eu,oops\"",
+			[]string{`"plugins.env": want KEY=VALUE pairs separated by commas, got "oops"`}},
 		{"cross check", `"group.min.session.timeout.ms" = 10000` + "\n" + `"group.max.session.timeout.ms" = 5000`,
 			[]string{`"group.max.session.timeout.ms": must be >= group.min.session.timeout.ms (10000), got 5000`}},
 		{"same key twice", `"log.segment.bytes" = 100` + "\n" + `log.segment.bytes = 200`,

@@ -182,6 +182,38 @@ var settings = []*setting{
 		doc: `Deadline of each call into a plugin (one batch of records or one assignment).`},
 	{key: "plugins.pool_size", check: atLeast(1),
 		doc: `Instances per plugin, i.e. concurrent calls into one plugin; further callers wait.`},
+	{key: "plugins.start_timeout_ms", check: atLeast(1),
+		doc: `Deadline of starting a plugin instance (its initialisation; never below call_timeout_ms).`},
+	{key: "plugins.allow_wall_clock",
+		doc: `Give plugins the real wall clock; false = a fake clock that never reveals the time.`},
+	{key: "plugins.allow_crypto_random",
+		doc: `Give plugins the host's cryptographic random source; false = a deterministic one.`},
+	{key: "plugins.env", typ: kmsg.ConfigTypeList, check: checkPluginEnv,
+		doc: `Environment variables plugins see, "KEY=VALUE" pairs separated by commas; "" = none.`},
+}
+
+// checkPluginEnv accepts "" or comma-separated KEY=VALUE pairs with non-empty keys.
+func checkPluginEnv(v reflect.Value) string {
+	if _, err := PluginEnv(v.String()); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
+// PluginEnv parses plugins.env ("KEY=VALUE,KEY2=VALUE2") into a map.
+func PluginEnv(s string) (map[string]string, error) {
+	env := map[string]string{}
+	if strings.TrimSpace(s) == "" {
+		return env, nil
+	}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("want KEY=VALUE pairs separated by commas, got %q", kv)
+		}
+		env[k] = v
+	}
+	return env, nil
 }
 
 // crossChecks are the checks that involve two settings; each names the key reported.

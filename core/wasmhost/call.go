@@ -103,6 +103,9 @@ func (p *Plugin) failure(op string, stderr *headBuffer, err error) error {
 	case errors.Is(err, errMeterDeadline) || errors.Is(err, context.DeadlineExceeded):
 		ce.Err = ErrTimeout
 		ce.Detail = fmt.Sprintf("call exceeded %v", p.rt.cfg.CallTimeout)
+		if op == "start" {
+			ce.Detail = fmt.Sprintf("start-up exceeded %v", p.rt.cfg.StartTimeout)
+		}
 	case strings.Contains(stderr.String(), "out of memory"):
 		ce.Err = ErrOutOfMemory
 		ce.Detail = fmt.Sprintf("limit %d MiB: %s", p.rt.cfg.MemoryLimitBytes>>20, detail)

@@ -119,7 +119,7 @@ func (p *Plugin) close(ctx context.Context) {
 func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in := &instance{stderr: &headBuffer{}}
 	cfg := p.rt.moduleConfig().WithStderr(in.stderr)
-	mod, err := p.rt.rt.InstantiateModule(in.cc.arm(ctx, p.rt.cfg.CallTimeout), p.compiled, cfg)
+	mod, err := p.rt.rt.InstantiateModule(in.cc.arm(ctx, p.rt.cfg.StartTimeout), p.compiled, cfg)
 	in.cc.disarm()
 	if err != nil {
 		return nil, p.failure("start", in.stderr, err)
@@ -185,7 +185,7 @@ func (p *Plugin) check(ctx context.Context) error {
 	}
 	ok := false
 	defer func() { p.put(in, ok) }()
-	ctx = in.cc.arm(ctx, p.rt.cfg.CallTimeout)
+	ctx = in.cc.arm(ctx, p.rt.cfg.StartTimeout)
 	defer in.cc.disarm()
 	invalid := func(format string, a ...any) error {
 		return &CallError{Plugin: p.name, Op: "load", Err: ErrInvalidModule, Detail: fmt.Sprintf(format, a...)}

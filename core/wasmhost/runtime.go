@@ -28,6 +28,7 @@ const (
 	DefaultMaxModuleBytes   = 32 << 20
 	DefaultMemoryLimitBytes = 64 << 20
 	DefaultCallTimeout      = time.Second
+	DefaultStartTimeout     = 10 * time.Second
 	DefaultPoolSize         = 4
 	minMemoryLimitBytes     = 4 << 20 // a Go guest needs ~40 pages to initialise
 	pageSize                = 64 << 10
@@ -48,8 +49,13 @@ type Config struct {
 	// RecycleMemoryBytes: an instance whose memory grew beyond this is discarded after
 	// its call (guest memory never shrinks). Default MemoryLimitBytes/2.
 	RecycleMemoryBytes uint64
-	// CallTimeout bounds each batch call (and instance start-up). Default 1 s.
+	// CallTimeout bounds each batch call. Default 1 s.
 	CallTimeout time.Duration
+	// StartTimeout bounds starting an instance (the guest's _initialize and the load
+	// checks), which takes milliseconds on an idle machine but far longer on a loaded
+	// one; it is kept apart from CallTimeout so a busy host does not reject a good module.
+	// Default 10 s (never below CallTimeout).
+	StartTimeout time.Duration
 	// PoolSize is the maximum number of live instances per plugin, i.e. of concurrent
 	// calls; further callers wait. Default 4.
 	PoolSize int
@@ -84,6 +90,10 @@ func (c Config) withDefaults() Config {
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = DefaultCallTimeout
 	}
+	if c.StartTimeout <= 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	c.StartTimeout = max(c.StartTimeout, c.CallTimeout)
 	if c.PoolSize <= 0 {
 		c.PoolSize = DefaultPoolSize
 	}
