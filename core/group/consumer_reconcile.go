@@ -53,7 +53,7 @@ func (c *Coordinator) targetStrategy(g *Group, cg *consumerGroup) string {
 // computeTarget computes a new target assignment at the group epoch.
 func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) {
 	name := c.targetStrategy(g, cg)
-	spec := assignor.GroupSpec{Partitions: map[string]int32{}}
+	spec := assignor.GroupSpec{Group: g.name, Partitions: map[string]int32{}}
 	ids := make([]string, 0, len(cg.members))
 	for id := range cg.members {
 		ids = append(ids, id)
