@@ -179,34 +179,6 @@ func keysN(prefix string, n int) []string {
 	return out
 }
 
-// setGroupAssignor sets (name "" deletes) group.assignor and returns the resource's error
-// and message.
-func setGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) (error, string) {
-	t.Helper()
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	r := kmsg.NewIncrementalAlterConfigsRequestResource()
-	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeGroupConfig, grp
-	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Op = "group.assignor", kmsg.IncrementalAlterConfigOpSet
-	if name == "" {
-		c.Op = kmsg.IncrementalAlterConfigOpDelete
-	} else {
-		c.Value = kmsg.StringPtr(name)
-	}
-	r.Configs = append(r.Configs, c)
-	req.Resources = append(req.Resources, r)
-	resp, err := req.RequestWith(ctxT(t, 10*time.Second), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr := resp.Resources[0]
-	msg := ""
-	if rr.ErrorMessage != nil {
-		msg = *rr.ErrorMessage
-	}
-	return kerr.ErrorForCode(rr.ErrorCode), msg
-}
-
 // rawProduceError produces one record to topic/partition with a raw Produce request (by
 // topic name) and returns the partition's error and message.
 func rawProduceError(t *testing.T, addr, topic string, partition int32, key []byte) string {
