@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -162,13 +163,11 @@ func placeAll(t *testing.T, p *wasmhost.Plugin, topic string, n int32, keys []st
 	return out
 }
 
-func fnv(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// fnv1a is the 32-bit FNV-1a hash the misbehave test plugin places keyed records by.
+func fnv1a(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }
 
 func keysN(prefix string, n int) []string {
