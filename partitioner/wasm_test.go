@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -19,13 +20,11 @@ import (
 	"github.com/streamd/streamd/partitioner"
 )
 
-func fnv(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// fnv1a is the 32-bit FNV-1a hash the misbehave test plugin places keyed records by.
+func fnv1a(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }
 
 // source is a PluginSource over one plugin that counts calls in flight.
@@ -85,8 +84,8 @@ func TestWasmPartitioner(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range recs {
-		if out[i] != int32(fnv(r.Key)%12) {
-			t.Fatalf("record %d: %d, want %d", i, out[i], fnv(r.Key)%12)
+		if out[i] != int32(fnv1a(r.Key)%12) {
+			t.Fatalf("record %d: %d, want %d", i, out[i], fnv1a(r.Key)%12)
 		}
 	}
 	for _, tc := range []struct{ topic, msg string }{
@@ -123,8 +122,8 @@ func TestKgoAdapter(t *testing.T) {
 	if !tp.RequiresConsistency(r) {
 		t.Fatal("records must require consistency")
 	}
-	if got := tp.Partition(r, 7); got != int(fnv(r.Key)%7) {
-		t.Fatalf("partition %d, want %d", got, fnv(r.Key)%7)
+	if got := tp.Partition(r, 7); got != int(fnv1a(r.Key)%7) {
+		t.Fatalf("partition %d, want %d", got, fnv1a(r.Key)%7)
 	}
 	if k.Err() != nil {
 		t.Fatal(k.Err())
@@ -181,8 +180,8 @@ func TestWasmPartitionerChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range recs {
-		if out[i] != int32(fnv(r.Key)%9) {
-			t.Fatalf("record %d: %d, want %d", i, out[i], fnv(r.Key)%9)
+		if out[i] != int32(fnv1a(r.Key)%9) {
+			t.Fatalf("record %d: %d, want %d", i, out[i], fnv1a(r.Key)%9)
 		}
 	}
 	if src.acquired != 1 || src.inFlight != 0 {

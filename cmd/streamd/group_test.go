@@ -12,6 +12,26 @@ import (
 	"github.com/streamd/streamd/core/config"
 )
 
+// describeUntil polls cl (keeping it a live member of its group) and runs streamd with
+// args (a "group describe") until done accepts the output, which it returns; after within
+// it fails with failure and the last output.
+func describeUntil(t *testing.T, cl *kgo.Client, within time.Duration, failure string, done func(desc string) bool, args ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		cl.PollFetches(ctx)
+		cancel()
+		desc := ok(t, "", args...).stdout
+		if done(desc) {
+			return desc
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s:\n%s", failure, desc)
+		}
+	}
+}
+
 func TestGroupCommands(t *testing.T) {
 	br := brokertest.StartBroker(t, brokertest.WithConfig(func(c *config.Config) {
 		c.GroupInitialRebalanceDelayMs = 50
@@ -47,19 +67,9 @@ func TestGroupCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		cl.PollFetches(ctx)
-		cancel()
-		desc = ok(t, "", b, "group", "describe", "cg", admin).stdout
-		if descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1 && descField(desc, "Assigned by:") == "roundrobin" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group never became Stable with one member:\n%s", desc)
-		}
-	}
+	desc = describeUntil(t, cl, 10*time.Second, "group never became Stable with one member", func(desc string) bool {
+		return descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1 && descField(desc, "Assigned by:") == "roundrobin"
+	}, b, "group", "describe", "cg", admin)
 	m := table(t, desc, "MEMBER")[0]
 	if m[1] != "cli-test" || m[4] != "gt:0" || descField(desc, "Assignor:") != "roundrobin" || descField(desc, "Protocol:") != "consumer/cooperative-sticky" {
 		t.Fatalf("describe of the live group wrong:\n%s", desc)
@@ -118,19 +128,7 @@ func TestGroupCommandsConsumerProtocol(t *testing.T) {
 	defer cl.Close()
 	waitDescribe := func(what string, done func(desc string) bool) string {
 		t.Helper()
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			cl.PollFetches(ctx)
-			cancel()
-			desc := ok(t, "", b, "group", "describe", "cg848", "--admin=").stdout
-			if done(desc) {
-				return desc
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never happened:\n%s", what, desc)
-			}
-		}
+		return describeUntil(t, cl, 15*time.Second, what+" never happened", done, b, "group", "describe", "cg848", "--admin=")
 	}
 	desc := waitDescribe("a stable group with one member", func(desc string) bool {
 		return descField(desc, "State:") == "Stable" && len(table(t, desc, "MEMBER")) == 1

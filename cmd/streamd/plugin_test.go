@@ -150,19 +150,9 @@ func TestPluginCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		pctx, pcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		cl.PollFetches(pctx)
-		pcancel()
-		desc = ok(t, "", b, a, "group", "describe", "fail-cli").stdout
-		if strings.HasPrefix(descField(desc, "Assign error:"), "wasm:bad: ") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("group describe never showed the assignor's error:\n%s", desc)
-		}
-	}
+	desc = describeUntil(t, cl, 60*time.Second, "group describe never showed the assignor's error", func(desc string) bool {
+		return strings.HasPrefix(descField(desc, "Assign error:"), "wasm:bad: ")
+	}, b, a, "group", "describe", "fail-cli")
 	if descField(desc, "Assignor:") != "wasm:bad" || !strings.Contains(desc, "misbehave: refusing to assign group fail-cli (members kept their previous assignment)") {
 		t.Fatalf("group describe:\n%s", desc)
 	}

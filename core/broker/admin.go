@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -50,4 +51,34 @@ func (b *Broker) startAdmin() error {
 		}
 	}()
 	return nil
+}
+
+// adminJSON answers code with v as JSON.
+func adminJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// adminError answers code with {"error": msg}.
+func adminError(w http.ResponseWriter, code int, msg string) {
+	adminJSON(w, code, map[string]string{"error": msg})
+}
+
+// adminOpen answers 503 and returns false once the broker is shutting down.
+func (b *Broker) adminOpen(w http.ResponseWriter) bool {
+	if b.checkOpen() != nil {
+		adminError(w, http.StatusServiceUnavailable, "broker is shutting down")
+		return false
+	}
+	return true
+}
+
+// topicOr404 returns the topic name, or answers 404 and returns nil.
+func (b *Broker) topicOr404(w http.ResponseWriter, name string) *topic {
+	t := b.lookup(name)
+	if t == nil {
+		adminError(w, http.StatusNotFound, "topic "+name+" does not exist")
+	}
+	return t
 }

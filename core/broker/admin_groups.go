@@ -31,8 +31,7 @@ type adminGroup struct {
 
 // handleAdminGroup serves GET /v1/groups/{name}.
 func (b *Broker) handleAdminGroup(w http.ResponseWriter, r *http.Request) {
-	if b.checkOpen() != nil {
-		adminError(w, http.StatusServiceUnavailable, "broker is shutting down")
+	if !b.adminOpen(w) {
 		return
 	}
 	name := r.PathValue("name")

@@ -44,8 +44,7 @@ func (b *Broker) registerPluginRoutes(mux *http.ServeMux) {
 
 // pluginsReady answers 503 and returns false when plugins cannot be served.
 func (b *Broker) pluginsReady(w http.ResponseWriter) bool {
-	if b.checkOpen() != nil {
-		adminError(w, http.StatusServiceUnavailable, "broker is shutting down")
+	if !b.adminOpen(w) {
 		return false
 	}
 	if b.plugins == nil {

@@ -61,14 +61,12 @@ func strBytes(s *string) []byte {
 }
 
 func (b *Broker) handleProduceRecords(w http.ResponseWriter, r *http.Request) {
-	if b.checkOpen() != nil {
-		adminError(w, http.StatusServiceUnavailable, "broker is shutting down")
+	if !b.adminOpen(w) {
 		return
 	}
 	name := r.PathValue("name")
-	t := b.lookup(name)
+	t := b.topicOr404(w, name)
 	if t == nil {
-		adminError(w, http.StatusNotFound, "topic "+name+" does not exist")
 		return
 	}
 	if t.meta.Internal {
@@ -223,10 +221,4 @@ func (b *Broker) produceHTTP(ctx context.Context, t *topic, recs []partitioner.R
 		return out, http.StatusInternalServerError, failure
 	}
 	return out, http.StatusOK, ""
-}
-
-func adminJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 )
@@ -43,14 +42,12 @@ type adminPartition struct {
 
 // handleAdminTopic serves GET /v1/topics/{name}.
 func (b *Broker) handleAdminTopic(w http.ResponseWriter, r *http.Request) {
-	if err := b.checkOpen(); err != nil {
-		adminError(w, http.StatusServiceUnavailable, "broker is shutting down")
+	if !b.adminOpen(w) {
 		return
 	}
 	name := r.PathValue("name")
-	t := b.lookup(name)
+	t := b.topicOr404(w, name)
 	if t == nil {
-		adminError(w, http.StatusNotFound, "topic "+name+" does not exist")
 		return
 	}
 	out := adminTopic{Topic: name, Compacted: t.settings.Compact, Partitions: make([]adminPartition, 0, len(t.parts))}
@@ -76,12 +73,5 @@ func (b *Broker) handleAdminTopic(w http.ResponseWriter, r *http.Request) {
 		ap.BytesReclaimed = st.BytesReclaimed
 		out.Partitions = append(out.Partitions, ap)
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
-}
-
-func adminError(w http.ResponseWriter, code int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+	adminJSON(w, http.StatusOK, out)
 }

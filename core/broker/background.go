@@ -12,16 +12,7 @@ func (b *Broker) every(interval time.Duration, fn func()) {
 	b.bg.Add(1)
 	go func() {
 		defer b.bg.Done()
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			fn()
-		}
+		b.tick(interval, fn)
 	}()
 }
 
@@ -35,17 +26,22 @@ func (b *Broker) everyLowPriority(interval time.Duration, fn func()) {
 		if err := lowerThreadPriority(); err != nil {
 			b.log.Info("background work runs at normal priority", "err", err)
 		}
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-b.stop:
-				return
-			case <-tick.C:
-			}
-			fn()
-		}
+		b.tick(interval, fn)
 	}()
+}
+
+// tick calls fn every interval until the broker stops.
+func (b *Broker) tick(interval time.Duration, fn func()) {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-tick.C:
+		}
+		fn()
+	}
 }
 
 // register adds a background service's metrics to the broker's registry; a failure is

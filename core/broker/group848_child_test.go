@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"strings"
@@ -132,9 +133,17 @@ func (c *childConsumer) assignedCount() int {
 func (c *childConsumer) seenCopy() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	out := make(map[string]int, len(c.seen))
-	for k, v := range c.seen {
-		out[k] = v
+	return maps.Clone(c.seen)
+}
+
+// waitProcessing waits until the child was assigned partitions and processed a record.
+func (c *childConsumer) waitProcessing(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for c.assignedCount() == 0 || len(c.seenCopy()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the child member processed nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return out
 }

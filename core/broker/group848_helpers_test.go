@@ -3,6 +3,7 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -190,38 +191,38 @@ func (m *consumer848) assignedCalls() int {
 func (m *consumer848) seenCopy() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]int, len(m.seen))
-	for k, v := range m.seen {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.seen)
+}
+
+// count is how many times the member processed value v.
+func (m *consumer848) count(v string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[v]
 }
 
 // waitProcessed waits until every value was processed by one of the members.
 func waitProcessed(t *testing.T, vals []string, ms ...*consumer848) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		missing := 0
-		for _, v := range vals {
-			n := 0
-			for _, m := range ms {
-				m.mu.Lock()
-				n += m.seen[v]
-				m.mu.Unlock()
-			}
-			if n == 0 {
-				missing++
-			}
+	waitAllSeen(t, 20*time.Second, vals, "not consumed by the group", func(v string) (n int) {
+		for _, m := range ms {
+			n += m.count(v)
 		}
-		if missing == 0 {
-			return
+		return n
+	})
+}
+
+// waitNoneLost waits until every value was processed by one of the members or, before
+// it was killed, by child (its values seen until then).
+func waitNoneLost(t *testing.T, vals []string, child map[string]int, ms ...*consumer848) {
+	t.Helper()
+	waitAllSeen(t, 20*time.Second, vals, "lost after the crash", func(v string) int {
+		n := child[v]
+		for _, m := range ms {
+			n += m.count(v)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records not consumed by the group", missing, len(vals))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return n
+	})
 }
 
 // exactlyOnce fails if a value was processed more than once across the members.

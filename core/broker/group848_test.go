@@ -4,13 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/streamd/streamd/assignor"
 	"github.com/streamd/streamd/core/broker/brokertest"
@@ -66,13 +63,7 @@ func TestGroup848Members(t *testing.T) {
 	child := startChildConsumer(t, addr, grp, topic, "848")
 	layout848(t, adm, grp, topic, 3, 6, sizes(2, 2, 2))
 	produce("fourth")
-	deadline := time.Now().Add(20 * time.Second)
-	for len(child.seenCopy()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the child member processed nothing")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	child.waitProcessing(t)
 	child.kill()
 	killed := time.Now()
 	layout848(t, adm, grp, topic, 2, 6, sizes(3, 3))
@@ -82,23 +73,7 @@ func TestGroup848Members(t *testing.T) {
 		t.Errorf("partitions of the killed member moved after %v; the session timeout is 3s", moved)
 	}
 	produce("fifth")
-	childSeen := child.seenCopy()
-	deadline = time.Now().Add(20 * time.Second)
-	for {
-		missing := 0
-		for _, v := range vals {
-			if a.seenCopy()[v]+b.seenCopy()[v]+c.seenCopy()[v]+childSeen[v] == 0 {
-				missing++
-			}
-		}
-		if missing == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records lost after the crash", missing, len(vals))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitNoneLost(t, vals, child.seenCopy(), a, b, c)
 	// The survivors never process a record twice; only records the child processed (and
 	// possibly did not commit) are processed again.
 	exactlyOnce(t, vals, a, b, c)
@@ -120,30 +95,7 @@ func TestGroup848AssignorSwitchUnderLoad(t *testing.T) {
 	createTopic(t, adm, topic, parts, nil)
 	own := newOwnership()
 
-	// A producer writes one record every few milliseconds until stopped.
-	var (
-		pmu      sync.Mutex
-		produced []string
-		stop     atomic.Bool
-		pwg      sync.WaitGroup
-	)
-	pcl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
-	pwg.Add(1)
-	go func() {
-		defer pwg.Done()
-		for i := 0; !stop.Load(); i++ {
-			v := fmt.Sprintf("load-%d", i)
-			r := &kgo.Record{Topic: topic, Value: []byte(v), Partition: int32(i % parts)}
-			if err := pcl.ProduceSync(ctxT(t, 10*time.Second), r).FirstErr(); err != nil {
-				t.Errorf("produce: %v", err)
-				return
-			}
-			pmu.Lock()
-			produced = append(produced, v)
-			pmu.Unlock()
-			time.Sleep(3 * time.Millisecond)
-		}
-	}()
+	stopProducing := produceInBackground(t, addr, topic, parts)
 	ms := []*consumer848{
 		start848(t, addr, grp, "a", []string{topic}, own),
 		start848(t, addr, grp, "b", []string{topic}, own),
@@ -199,11 +151,7 @@ func TestGroup848AssignorSwitchUnderLoad(t *testing.T) {
 		layout848(t, adm, grp, topic, 3, parts, byStrategy(want))
 		own.check(t)
 	}
-	stop.Store(true)
-	pwg.Wait()
-	pmu.Lock()
-	vals := slices.Clone(produced)
-	pmu.Unlock()
+	vals := stopProducing()
 	if len(vals) < 100 {
 		t.Fatalf("only %d records produced during the switches", len(vals))
 	}

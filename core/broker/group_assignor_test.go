@@ -18,9 +18,17 @@ import (
 	"github.com/streamd/streamd/core/config"
 )
 
-// alterGroupAssignor sets (or with name == "" deletes) group.assignor through
-// IncrementalAlterConfigs on the GROUP resource and returns the resource's error.
+// alterGroupAssignor is setGroupAssignor without the message.
 func alterGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) error {
+	t.Helper()
+	err, _ := setGroupAssignor(t, cl, grp, name)
+	return err
+}
+
+// setGroupAssignor sets (or with name == "" deletes) group.assignor through
+// IncrementalAlterConfigs on the GROUP resource and returns the resource's error and
+// message.
+func setGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) (error, string) {
 	t.Helper()
 	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	r := kmsg.NewIncrementalAlterConfigsRequestResource()
@@ -34,11 +42,16 @@ func alterGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) error {
 	}
 	r.Configs = append(r.Configs, c)
 	req.Resources = append(req.Resources, r)
-	resp, err := req.RequestWith(ctxT(t, 5*time.Second), cl)
+	resp, err := req.RequestWith(ctxT(t, 10*time.Second), cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+	rr := resp.Resources[0]
+	msg := ""
+	if rr.ErrorMessage != nil {
+		msg = *rr.ErrorMessage
+	}
+	return kerr.ErrorForCode(rr.ErrorCode), msg
 }
 
 // describeGroupAssignor returns group.assignor as DescribeConfigs reports it (nil = unset).

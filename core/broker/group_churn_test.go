@@ -3,8 +3,6 @@ package broker_test
 import (
 	"fmt"
 	"slices"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,35 +47,13 @@ func TestGroupBalancersChurn(t *testing.T) {
 			child := startChildConsumer(t, addr, grp, topic, bal)
 			stableAssignment(t, adm, grp, topic, 3, 4)
 			produce("four")
-			deadline := time.Now().Add(20 * time.Second)
-			for child.assignedCount() == 0 || len(child.seenCopy()) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("the child member processed nothing")
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			child.waitProcessing(t)
 			child.kill()
 			killed := time.Now()
 			stableAssignment(t, adm, grp, topic, 2, 4)
 			t.Logf("%s: partitions of the killed member moved after %v (session timeout 2s)", bal, time.Since(killed))
 			produce("five")
-			childSeen := child.seenCopy()
-			deadline = time.Now().Add(20 * time.Second)
-			for {
-				missing := 0
-				for _, v := range vals {
-					if a.seenCopy()[v]+b.seenCopy()[v]+c.seenCopy()[v]+childSeen[v] == 0 {
-						missing++
-					}
-				}
-				if missing == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d records lost after the crash", missing, len(vals))
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			waitNoneLost(t, vals, child.seenCopy(), a, b, c)
 			exactlyOnce(t, vals, a, b, c)
 			own.check(t)
 		})
@@ -96,28 +72,7 @@ func TestGroupAssignorSwitchUnderLoadClassic(t *testing.T) {
 	const parts = 6
 	createTopic(t, adm, topic, parts, nil)
 	own := newOwnership()
-	var (
-		pmu      sync.Mutex
-		produced []string
-		stop     atomic.Bool
-		pwg      sync.WaitGroup
-	)
-	pcl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
-	pwg.Add(1)
-	go func() {
-		defer pwg.Done()
-		for i := 0; !stop.Load(); i++ {
-			v := fmt.Sprintf("load-%d", i)
-			if err := pcl.ProduceSync(ctxT(t, 10*time.Second), &kgo.Record{Topic: topic, Value: []byte(v), Partition: int32(i % parts)}).FirstErr(); err != nil {
-				t.Errorf("produce: %v", err)
-				return
-			}
-			pmu.Lock()
-			produced = append(produced, v)
-			pmu.Unlock()
-			time.Sleep(3 * time.Millisecond)
-		}
-	}()
+	stopProducing := produceInBackground(t, addr, topic, parts)
 	ms := []*consumer848{
 		startClassic(t, addr, grp, "a", []string{topic}, own, kgo.CooperativeStickyBalancer()),
 		startClassic(t, addr, grp, "b", []string{topic}, own, kgo.CooperativeStickyBalancer()),
@@ -140,11 +95,7 @@ func TestGroupAssignorSwitchUnderLoadClassic(t *testing.T) {
 		}
 		return nil
 	})
-	stop.Store(true)
-	pwg.Wait()
-	pmu.Lock()
-	vals := slices.Clone(produced)
-	pmu.Unlock()
+	vals := stopProducing()
 	waitProcessed(t, vals, ms...)
 	for _, m := range ms {
 		m.close()

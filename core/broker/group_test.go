@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,6 +85,13 @@ func (m *member) assignedCalls() int {
 	return m.asg
 }
 
+// count is how many times the member consumed value v.
+func (m *member) count(v string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.seen[v]
+}
+
 // produceValues writes n records, record i to partition i % parts.
 func produceValues(t *testing.T, addr, topic, prefix string, n, parts int) []string {
 	t.Helper()
@@ -100,31 +108,68 @@ func produceValues(t *testing.T, addr, topic, prefix string, n, parts int) []str
 	return vals
 }
 
-// waitConsumed waits until every value was seen by one of the members.
-func waitConsumed(t *testing.T, vals []string, ms ...*member) {
-	t.Helper()
-	deadline := time.Now().Add(8 * time.Second)
-	for {
-		missing := 0
-		for _, v := range vals {
-			n := 0
-			for _, m := range ms {
-				m.mu.Lock()
-				n += m.seen[v]
-				m.mu.Unlock()
+// produceInBackground produces one record every few milliseconds to topic, value
+// "load-i" to partition i % parts, until the returned stop is called; stop returns the
+// values produced.
+func produceInBackground(t *testing.T, addr, topic string, parts int) (stop func() []string) {
+	var (
+		produced []string
+		stopped  atomic.Bool
+		wg       sync.WaitGroup
+	)
+	cl := newClient(t, addr, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; !stopped.Load(); i++ {
+			v := fmt.Sprintf("load-%d", i)
+			r := &kgo.Record{Topic: topic, Value: []byte(v), Partition: int32(i % parts)}
+			if err := cl.ProduceSync(ctxT(t, 10*time.Second), r).FirstErr(); err != nil {
+				t.Errorf("produce: %v", err)
+				return
 			}
-			if n == 0 {
-				missing++
+			produced = append(produced, v)
+			time.Sleep(3 * time.Millisecond)
+		}
+	}()
+	return func() []string {
+		stopped.Store(true)
+		wg.Wait()
+		return produced
+	}
+}
+
+// waitAllSeen waits until count(v) > 0 for every value of vals; after within it fails
+// with "N of M records " + missing.
+func waitAllSeen(t *testing.T, within time.Duration, vals []string, missing string, count func(v string) int) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		n := 0
+		for _, v := range vals {
+			if count(v) == 0 {
+				n++
 			}
 		}
-		if missing == 0 {
+		if n == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records not consumed by the group", missing, len(vals))
+			t.Fatalf("%d of %d records %s", n, len(vals), missing)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// waitConsumed waits until every value was seen by one of the members.
+func waitConsumed(t *testing.T, vals []string, ms ...*member) {
+	t.Helper()
+	waitAllSeen(t, 8*time.Second, vals, "not consumed by the group", func(v string) (n int) {
+		for _, m := range ms {
+			n += m.count(v)
+		}
+		return n
+	})
 }
 
 // stableAssignment waits until the group is Stable with n members whose assignments of

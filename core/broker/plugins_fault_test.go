@@ -342,7 +342,7 @@ func TestPluginsSurviveRestart(t *testing.T) {
 		t.Fatalf("produce after restart: %d %+v", code, res)
 	}
 	for i, o := range res.Offsets {
-		if want := int32(fnv([]byte(fmt.Sprintf("k%d", i))) % 6); o.Partition != want {
+		if want := int32(fnv1a([]byte(fmt.Sprintf("k%d", i))) % 6); o.Partition != want {
 			t.Fatalf("k%d on %d, want %d", i, o.Partition, want)
 		}
 	}
@@ -350,7 +350,7 @@ func TestPluginsSurviveRestart(t *testing.T) {
 	if v, _ := describeGroupAssignor(t, cl, "billing"); v == nil || *v != "wasm:rr" {
 		t.Fatalf("group.assignor after restart: %v", v)
 	}
-	if msg := rawProduceError(t, b.Addr(), "orders", (int32(fnv([]byte("x")))%6+1)%6, []byte("x")); !strings.Contains(msg, "INVALID_RECORD") {
+	if msg := rawProduceError(t, b.Addr(), "orders", (int32(fnv1a([]byte("x")))%6+1)%6, []byte("x")); !strings.Contains(msg, "INVALID_RECORD") {
 		t.Fatalf("partitioner.enforce after restart: %s", msg)
 	}
 	api.expectError("DELETE", "/v1/plugins/hash", nil, 409, "used by topic orders")

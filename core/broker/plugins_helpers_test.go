@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -162,13 +163,11 @@ func placeAll(t *testing.T, p *wasmhost.Plugin, topic string, n int32, keys []st
 	return out
 }
 
-func fnv(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// fnv1a is the 32-bit FNV-1a hash the misbehave test plugin places keyed records by.
+func fnv1a(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }
 
 func keysN(prefix string, n int) []string {
@@ -177,34 +176,6 @@ func keysN(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s%d", prefix, i)
 	}
 	return out
-}
-
-// setGroupAssignor sets (name "" deletes) group.assignor and returns the resource's error
-// and message.
-func setGroupAssignor(t *testing.T, cl *kgo.Client, grp, name string) (error, string) {
-	t.Helper()
-	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-	r := kmsg.NewIncrementalAlterConfigsRequestResource()
-	r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeGroupConfig, grp
-	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-	c.Name, c.Op = "group.assignor", kmsg.IncrementalAlterConfigOpSet
-	if name == "" {
-		c.Op = kmsg.IncrementalAlterConfigOpDelete
-	} else {
-		c.Value = kmsg.StringPtr(name)
-	}
-	r.Configs = append(r.Configs, c)
-	req.Resources = append(req.Resources, r)
-	resp, err := req.RequestWith(ctxT(t, 10*time.Second), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rr := resp.Resources[0]
-	msg := ""
-	if rr.ErrorMessage != nil {
-		msg = *rr.ErrorMessage
-	}
-	return kerr.ErrorForCode(rr.ErrorCode), msg
 }
 
 // rawProduceError produces one record to topic/partition with a raw Produce request (by

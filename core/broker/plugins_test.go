@@ -159,8 +159,8 @@ func TestHTTPProduceWasmPartitioner(t *testing.T) {
 	where := map[string][2]int64{}
 	for i, k := range keys {
 		o := res.Offsets[i]
-		if o.Partition != int32(fnv([]byte(k))%5) || o.Offset == nil {
-			t.Fatalf("record %s: %+v, want partition %d", k, o, fnv([]byte(k))%5)
+		if o.Partition != int32(fnv1a([]byte(k))%5) || o.Offset == nil {
+			t.Fatalf("record %s: %+v, want partition %d", k, o, fnv1a([]byte(k))%5)
 		}
 		where[k] = [2]int64{int64(o.Partition), *o.Offset}
 	}
@@ -201,7 +201,7 @@ func TestPartitionerEnforce(t *testing.T) {
 	ctx := ctxT(t, 60*time.Second)
 
 	key := "alice"
-	right := int32(fnv([]byte(key)) % 4)
+	right := int32(fnv1a([]byte(key)) % 4)
 	wrong := (right + 1) % 4
 	manual := newClient(t, b.Addr(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite(), kgo.RecordRetries(0))
 	err := manual.ProduceSync(ctx, &kgo.Record{Topic: "strict", Partition: wrong, Key: []byte(key)}).FirstErr()
@@ -232,7 +232,7 @@ func TestPartitionerEnforce(t *testing.T) {
 		t.Fatalf("produce with the downloaded partitioner: %v %v", err, kp.Err())
 	}
 	for _, r := range recs {
-		if r.Partition != int32(fnv(r.Key)%4) {
+		if r.Partition != int32(fnv1a(r.Key)%4) {
 			t.Fatalf("%s went to %d", r.Key, r.Partition)
 		}
 	}

@@ -55,22 +55,14 @@ func adminCall(ctx context.Context, env Env, adminURL, method, path string, body
 	if body != nil {
 		req.Header.Set("Content-Type", "application/wasm")
 	}
-	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
+	resp, data, err := adminSend(req, 64<<20)
+	switch {
+	case resp == nil: // no answer
 		if ctxErr := env.ctxError(ctx); ctxErr != nil {
 			return 0, fmt.Errorf("admin endpoint %s: %v", adminURL, ctxErr)
 		}
 		return 0, fmt.Errorf("admin endpoint %s: %v (see --admin)", adminURL, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
+	case err != nil:
 		return resp.StatusCode, fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
 	if resp.StatusCode/100 != 2 {

@@ -51,19 +51,7 @@ func adminGet(ctx context.Context, adminURL, path string, timeout time.Duration,
 	if err != nil {
 		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
-	// A one-shot transport: no idle connection (or its goroutines) outlives the call.
-	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
-	defer tr.CloseIdleConnections()
-	resp, err := (&http.Client{Transport: tr}).Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	resp, body, err := adminSend(req, 16<<20)
 	if err != nil {
 		return fmt.Errorf("admin endpoint %s: %v", adminURL, err)
 	}
@@ -74,6 +62,27 @@ func adminGet(ctx context.Context, adminURL, path string, timeout time.Duration,
 		return fmt.Errorf("admin endpoint %s: %v", u, err)
 	}
 	return nil
+}
+
+// adminSend sends req to a streamd admin listener on a one-shot transport (no idle
+// connection, or its goroutines, outlives the call) and reads at most limit bytes of the
+// answer. When no answer came, resp is nil and err is the cause inside the *url.Error
+// (which would repeat the method and URL); when the answer could not be read, resp is
+// the answer and err why.
+func adminSend(req *http.Request, limit int64) (resp *http.Response, body []byte, err error) {
+	tr := &http.Transport{DisableKeepAlives: true, Proxy: http.ProxyFromEnvironment}
+	defer tr.CloseIdleConnections()
+	resp, err = (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit))
+	return resp, body, err
 }
 
 // adminCells renders the SEGMENTS, DIRTY, LAST-CLEANED and RECLAIMED cells

@@ -54,11 +54,7 @@ func (c *Coordinator) targetStrategy(g *Group, cg *consumerGroup) string {
 func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) {
 	name := c.targetStrategy(g, cg)
 	spec := assignor.GroupSpec{Group: g.name, Partitions: map[string]int32{}}
-	ids := make([]string, 0, len(cg.members))
-	for id := range cg.members {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	ids := sortedMemberIDs(cg)
 	for _, id := range ids {
 		m := cg.members[id]
 		am := assignor.Member{ID: id, InstanceID: m.instanceID, Rack: m.rackID, Generation: cg.targetEpoch}

@@ -132,6 +132,26 @@ func mustBeat(t *testing.T, c *Coordinator, r HeartbeatRequest) HeartbeatResult 
 	return res
 }
 
+// converge heartbeats the members ids of group "g", each reporting its current
+// assignment, until the group is Stable (at most 10 rounds) and returns its description.
+func converge(t *testing.T, c *Coordinator, ids ...string) ConsumerDescription {
+	t.Helper()
+	for range 10 {
+		for _, id := range ids {
+			for _, m := range c.ConsumerDescribe("g").Members {
+				if m.MemberID == id {
+					mustBeat(t, c, beatHB(id, m.Epoch, m.Assigned))
+				}
+			}
+		}
+		if d := c.ConsumerDescribe("g"); d.State == "Stable" {
+			return d
+		}
+	}
+	t.Fatalf("never stable: %+v", c.ConsumerDescribe("g"))
+	return ConsumerDescription{}
+}
+
 func wantErr(t *testing.T, res HeartbeatResult, want *kerr.Error) {
 	t.Helper()
 	if !errors.Is(res.Err, want) {
@@ -418,26 +438,7 @@ func TestConsumerGroupAssignor(t *testing.T) {
 	if d := c.ConsumerDescribe("g"); d.Assignor != "range" {
 		t.Fatalf("assignor %q, want range (a's choice)", d.Assignor)
 	}
-	// converge drives both members until the group is Stable.
-	converge := func() ConsumerDescription {
-		t.Helper()
-		for range 10 {
-			for _, id := range []string{"a", "b"} {
-				d := c.ConsumerDescribe("g")
-				for _, m := range d.Members {
-					if m.MemberID == id {
-						mustBeat(t, c, beatHB(id, m.Epoch, m.Assigned))
-					}
-				}
-			}
-			if d := c.ConsumerDescribe("g"); d.State == "Stable" {
-				return d
-			}
-		}
-		t.Fatalf("never stable: %+v", c.ConsumerDescribe("g"))
-		return ConsumerDescription{}
-	}
-	converge()
+	converge(t, c, "a", "b")
 	before := c.ConsumerDescribe("g").Epoch
 	if err := c.SetAssignor("g", "wasm:first"); err != nil {
 		t.Fatal(err)
@@ -445,14 +446,14 @@ func TestConsumerGroupAssignor(t *testing.T) {
 	if d := c.ConsumerDescribe("g"); d.Epoch != before+1 || d.State != "Assigning" {
 		t.Fatalf("after SetAssignor: %+v", d)
 	}
-	d := converge()
+	d := converge(t, c, "a", "b")
 	if d.Assignor != "wasm:first" || d.Members[0].Assigned.count() != 4 || d.Members[1].Assigned.count() != 0 {
 		t.Fatalf("with the group's assignor: %+v", d)
 	}
 	if err := c.SetAssignor("g", ""); err != nil {
 		t.Fatal(err)
 	}
-	if d := converge(); d.Assignor != "range" || d.Members[0].Assigned.count() != 2 {
+	if d := converge(t, c, "a", "b"); d.Assignor != "range" || d.Members[0].Assigned.count() != 2 {
 		t.Fatalf("back to the members' assignor: %+v", d)
 	}
 }
@@ -477,26 +478,9 @@ func TestConsumerRefusedAssignment(t *testing.T) {
 			return builtinStrategy(name)
 		}
 	})
-	converge := func(ids ...string) ConsumerDescription {
-		t.Helper()
-		for range 10 {
-			for _, id := range ids {
-				for _, m := range c.ConsumerDescribe("g").Members {
-					if m.MemberID == id {
-						mustBeat(t, c, beatHB(id, m.Epoch, m.Assigned))
-					}
-				}
-			}
-			if d := c.ConsumerDescribe("g"); d.State == "Stable" {
-				return d
-			}
-		}
-		t.Fatalf("never stable: %+v", c.ConsumerDescribe("g"))
-		return ConsumerDescription{}
-	}
 	mustBeat(t, c, joinHB("a", "t"))
 	mustBeat(t, c, joinHB("b", "t"))
-	before := converge("a", "b")
+	before := converge(t, c, "a", "b")
 	if before.AssignError != "" {
 		t.Fatalf("error before the broken assignor: %q", before.AssignError)
 	}
@@ -504,7 +488,7 @@ func TestConsumerRefusedAssignment(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustBeat(t, c, joinHB("c", "t"))
-	d := converge("a", "b", "c")
+	d := converge(t, c, "a", "b", "c")
 	if !strings.Contains(d.AssignError, "wasm:broken: plugin trapped") {
 		t.Fatalf("assign error %q", d.AssignError)
 	}
@@ -518,7 +502,7 @@ func TestConsumerRefusedAssignment(t *testing.T) {
 	if err := c.SetAssignor("g", "range"); err != nil {
 		t.Fatal(err)
 	}
-	d = converge("a", "b", "c")
+	d = converge(t, c, "a", "b", "c")
 	total := 0
 	for _, m := range d.Members {
 		total += m.Assigned.count()

@@ -125,12 +125,7 @@ func (c *Coordinator) ConsumerDescribe(name string) ConsumerDescription {
 		return ConsumerDescription{Err: errorf(kerr.GroupIDNotFound, "Group %s is not a consumer group.", name)}
 	}
 	d := ConsumerDescription{State: cg.stateName(), Epoch: cg.epoch, AssignmentEpoch: cg.targetEpoch, Assignor: cg.assignedBy, AssignError: g.assignError}
-	ids := make([]string, 0, len(cg.members))
-	for id := range cg.members {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
+	for _, id := range sortedMemberIDs(cg) {
 		m := cg.members[id]
 		d.Members = append(d.Members, ConsumerMemberDescription{MemberID: m.id, InstanceID: m.instanceID, RackID: m.rackID,
 			ClientID: m.clientID, ClientHost: m.clientHost, Epoch: m.epoch, Topics: slices.Clone(m.topics), Regex: m.regex,

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -90,13 +91,11 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func fnv(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// fnv1a is the 32-bit FNV-1a hash the test plugins place keyed records by.
+func fnv1a(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }
 
 func recs(n int) []wasmhost.Record {
@@ -155,8 +154,8 @@ func TestPutGetListModuleDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, r := range recs(100) {
-		if parts[i] != int32(fnv(r.Key)%7) {
-			t.Fatalf("record %d: partition %d, want %d", i, parts[i], fnv(r.Key)%7)
+		if parts[i] != int32(fnv1a(r.Key)%7) {
+			t.Fatalf("record %d: partition %d, want %d", i, parts[i], fnv1a(r.Key)%7)
 		}
 	}
 	if _, _, err := e.reg.Acquire("hash", wasmhost.KindAssignor); !errors.Is(err, registry.ErrKind) ||
@@ -253,7 +252,7 @@ func TestHotSwapInFlight(t *testing.T) {
 	}
 	// The in-flight holder still runs version 1 (FNV).
 	r := []wasmhost.Record{{Key: []byte("eu:alice")}}
-	if got, err := old.Partition(ctx(t), "orders", 16, r); err != nil || got[0] != int32(fnv(r[0].Key)%16) {
+	if got, err := old.Partition(ctx(t), "orders", 16, r); err != nil || got[0] != int32(fnv1a(r[0].Key)%16) {
 		t.Fatalf("old version after swap: %v %v", got, err)
 	}
 	// New callers get version 2 (eu: → partitions 0-7 of 16 in the example's table).
@@ -323,7 +322,7 @@ func TestRestart(t *testing.T) {
 	}
 	got, err := p.Partition(ctx(t), "t", 3, recs(1))
 	release()
-	if err != nil || got[0] != int32(fnv([]byte("key-0"))%3) {
+	if err != nil || got[0] != int32(fnv1a([]byte("key-0"))%3) {
 		t.Fatalf("partition after restart: %v %v", got, err)
 	}
 	e.close()

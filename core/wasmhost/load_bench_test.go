@@ -13,7 +13,7 @@ import (
 // gets the metered module and the compiled code from the cache, has wazero decode and
 // validate the module, starts the first instance (running the Go runtime's _initialize)
 // and checks abi_version and plugin_kinds. "minimal" is testdata/minimal (2.0 MB, the SDK
-// and a hash), "bench" testdata/bench (2.9 MB, with the assignor package).
+// and a hash), "bench" testdata/bench (2.9 MB, with the assignor and partitioner packages).
 func BenchmarkLoadCached(b *testing.B) {
 	for _, name := range []string{"minimal", "bench"} {
 		b.Run(name, func(b *testing.B) {

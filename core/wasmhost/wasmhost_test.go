@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"reflect"
 	"strconv"
 	"strings"
@@ -12,13 +13,11 @@ import (
 	"time"
 )
 
-func fnv(b []byte) uint32 {
-	h := uint32(2166136261)
-	for _, c := range b {
-		h ^= uint32(c)
-		h *= 16777619
-	}
-	return h
+// fnv1a is the 32-bit FNV-1a hash the test plugins place keyed records by.
+func fnv1a(b []byte) uint32 {
+	h := fnv.New32a()
+	h.Write(b)
+	return h.Sum32()
 }
 
 func records(n int) []Record {
@@ -40,7 +39,7 @@ func checkHash(t *testing.T, p *Plugin, recs []Record, n int32) {
 		t.Fatalf("got %d partitions for %d records", len(got), len(recs))
 	}
 	for i, r := range recs {
-		if want := int32(fnv(r.Key) % uint32(n)); got[i] != want {
+		if want := int32(fnv1a(r.Key) % uint32(n)); got[i] != want {
 			t.Fatalf("record %d (key %q): partition %d, want %d", i, r.Key, got[i], want)
 		}
 	}

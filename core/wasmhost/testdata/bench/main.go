@@ -1,7 +1,9 @@
 // Command bench is the benchmark plugin of core/wasmhost: the Java client's default
 // partitioner (murmur2 of the key) and Kafka's round-robin and range assignors, written
 // against the SDK the way a plugin author would, so that their cost can be compared with
-// the built-in Go implementations (partitioner.Murmur2, assignor.RoundRobin/Range).
+// the built-in Go implementations (partitioner.Murmur2, assignor.RoundRobin/Range). The
+// partitioner hashes with partitioner.Murmur2Hash, the very function the native one runs,
+// so that the comparison measures the Wasm path (SDK decoding, the call, result checks).
 //
 // The assignor is chosen by the group name: "range" or anything else for round-robin;
 // a group name starting with "builtin-" runs the host's own assignor package compiled
@@ -14,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/streamd/streamd/assignor"
+	"github.com/streamd/streamd/partitioner"
 	"github.com/streamd/streamd/plugins/sdk"
 )
 
@@ -23,37 +26,6 @@ func init() {
 }
 
 func main() {}
-
-// murmur2 is the Java client's Utils.murmur2.
-func murmur2(b []byte) int32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-	)
-	h := seed ^ uint32(len(b))
-	for ; len(b) >= 4; b = b[4:] {
-		k := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-		k *= m
-		k ^= k >> 24
-		k *= m
-		h = h*m ^ k
-	}
-	switch len(b) {
-	case 3:
-		h ^= uint32(b[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(b[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(b[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return int32(h)
-}
 
 // partition places keyed records like the Java client; keyless records go to partition 0
 // (the built-in picks a random partition per batch). The result goes into the SDK's
@@ -67,7 +39,7 @@ func partition(topic string, n int32, recs []sdk.Record) ([]int32, error) {
 	}
 	for i := range recs {
 		if k := recs[i].Key; k != nil {
-			out[i] = (murmur2(k) & 0x7fffffff) % n
+			out[i] = (partitioner.Murmur2Hash(k) & 0x7fffffff) % n
 		} else {
 			out[i] = 0
 		}
