@@ -269,16 +269,14 @@ func layout848(t *testing.T, adm *kadm.Client, grp, topic string, n, parts int, 
 		for _, c := range owners {
 			ok = ok && c == 1
 		}
+		last = fmt.Sprintf("err %v, state %s, epoch %d/%d, %d members, owners %v", g.Err, g.State, g.Epoch, g.AssignmentEpoch, len(g.Members), owners)
 		if ok && check != nil {
 			if err := check(g); err != nil {
-				ok, last = false, err.Error()
+				ok, last = false, last+": "+err.Error()
 			}
 		}
 		if ok {
 			return g
-		}
-		if last == "" || !ok {
-			last = fmt.Sprintf("err %v, state %s, epoch %d/%d, %d members, owners %v", g.Err, g.State, g.Epoch, g.AssignmentEpoch, len(g.Members), owners)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -132,11 +132,13 @@ func produceInBackground(t *testing.T, addr, topic string, parts int) (stop func
 			time.Sleep(3 * time.Millisecond)
 		}
 	}()
-	return func() []string {
+	stop = func() []string {
 		stopped.Store(true)
 		wg.Wait()
 		return produced
 	}
+	t.Cleanup(func() { stop() }) // before the client closes, if the test ends early
+	return stop
 }
 
 // waitAllSeen waits until count(v) > 0 for every value of vals; after within it fails
