@@ -66,8 +66,11 @@ type Broker struct {
 	adminMu sync.Mutex // serialises topic create/delete/alter (metadata writes)
 	pids    *producerIDs
 	groups  *group.Coordinator // consumer groups (groups.go)
-	cleaner *cleanerMetrics    // log cleaner state; set in Start before the admin listener, nil if disabled
-	plugins *registry.Registry // uploaded Wasm plugins (plugins.go); nil without JetStream
+	// groupConfigsSaved is what the metadata store holds of group.assignor (group →
+	// strategy); only storeGroupConfigs touches it (group_configs.go).
+	groupConfigsSaved map[string]string
+	cleaner           *cleanerMetrics    // log cleaner state; set in Start before the admin listener, nil if disabled
+	plugins           *registry.Registry // uploaded Wasm plugins (plugins.go); nil without JetStream
 
 	pluginMetrics *pluginMetrics
 

@@ -3,6 +3,8 @@ package broker_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -116,6 +118,43 @@ func TestGroupAssignorConfig(t *testing.T) {
 	}
 	if v, _ := describeGroupAssignor(t, cl2, "cfg"); v != nil {
 		t.Errorf("deleted group.assignor still described as %q", *v)
+	}
+	// The deletion is persisted too.
+	if err := b2.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b3 := brokertest.StartBroker(t, brokertest.WithDataDir(dir), brokertest.WithConfig(groupConfig))
+	cl3 := newClient(t, b3.Addr())
+	if v, _ := describeGroupAssignor(t, cl3, "cfg"); v != nil {
+		t.Errorf("deleted group.assignor back after a restart as %q", *v)
+	}
+	if v, _ := describeGroupAssignor(t, cl3, "other"); v == nil || *v != "roundrobin" {
+		t.Errorf("after a second restart group.assignor of other = %v, want roundrobin", v)
+	}
+}
+
+// TestGroupAssignorLegacyFile: settings an older build kept in <log.dirs>/group-configs.json
+// are moved into the metadata store at start (the file goes) and stay after a restart.
+func TestGroupAssignorLegacyFile(t *testing.T) {
+	dir := t.TempDir()
+	legacy := filepath.Join(dir, "group-configs.json")
+	if err := os.WriteFile(legacy, []byte(`{"legacy": "range", "other": "sticky"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		b := brokertest.StartBroker(t, brokertest.WithDataDir(dir), brokertest.WithConfig(groupConfig))
+		cl := newClient(t, b.Addr())
+		for grp, want := range map[string]string{"legacy": "range", "other": "sticky"} {
+			if v, src := describeGroupAssignor(t, cl, grp); v == nil || *v != want || src != kmsg.ConfigSourceGroupConfig {
+				t.Errorf("start %d: group.assignor of %s = %v (source %v), want %s", round+1, grp, v, src, want)
+			}
+		}
+		if _, err := os.Stat(legacy); !os.IsNotExist(err) {
+			t.Fatalf("start %d: legacy file still there (%v)", round+1, err)
+		}
+		if err := b.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -7,18 +7,20 @@ package broker
 // IncrementalAlterConfigs (SET, DELETE) or AlterConfigs (the given set replaces the
 // group's configs), read through DescribeConfigs (source GROUP_CONFIG when set,
 // DEFAULT_CONFIG with a null value when not, STATIC_BROKER_CONFIG with the broker's
-// group.assignor from config.toml when that is set). Settings are persisted in
-// <log.dirs>/group-configs.json, a JSON object {"group": "strategy", ...} rewritten
-// atomically (temp file + rename) on every change and read at start. Semantics of the
-// assignment itself: core/group/assign.go.
+// group.assignor from config.toml when that is set). Settings are persisted in the
+// metadata store beside the topics (core/meta, groups.go) on every change and read at
+// start. Semantics of the assignment itself: core/group/assign.go.
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -28,23 +30,49 @@ import (
 
 const (
 	groupAssignorConfig = "group.assignor"
-	groupConfigsFile    = "group-configs.json"
+	// legacyGroupConfigsFile is where builds before the metadata store kept the
+	// settings: <log.dirs>/group-configs.json, {"group": "strategy", ...}.
+	legacyGroupConfigsFile = "group-configs.json"
 )
 
-func (b *Broker) groupConfigsPath() string { return filepath.Join(b.dir, groupConfigsFile) }
-
-// loadGroupConfigs reads the persisted group.assignor settings (a missing file is empty).
-func (b *Broker) loadGroupConfigs() error {
-	data, err := os.ReadFile(b.groupConfigsPath())
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+// loadGroupConfigs installs the persisted group.assignor settings: those in the metadata
+// store and, once, those of a legacy group-configs.json, which are moved into the store
+// (the file is removed afterwards).
+func (b *Broker) loadGroupConfigs(ctx context.Context) error {
+	stored, err := b.meta.GroupConfigs(ctx)
 	if err != nil {
 		return err
 	}
-	var m map[string]string
-	if err := json.Unmarshal(data, &m); err != nil {
+	m := map[string]string{}
+	for g, c := range stored {
+		if a := c[groupAssignorConfig]; a != "" {
+			m[g] = a
+		}
+	}
+	b.groupConfigsSaved = maps.Clone(m)
+	legacy := filepath.Join(b.dir, legacyGroupConfigsFile)
+	data, err := os.ReadFile(legacy)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
 		return err
+	default:
+		var old map[string]string
+		if err := json.Unmarshal(data, &old); err != nil {
+			return fmt.Errorf("%s: %w", legacy, err)
+		}
+		for g, a := range old {
+			if _, ok := m[g]; !ok && a != "" {
+				m[g] = a
+			}
+		}
+		if err := b.storeGroupConfigs(ctx, m); err != nil {
+			return err
+		}
+		if err := os.Remove(legacy); err != nil {
+			return err
+		}
+		b.log.Info("moved group configs into the metadata store", "file", legacy, "groups", len(old))
 	}
 	if skipped := b.groups.LoadAssignors(m); len(skipped) > 0 {
 		b.log.Warn("ignoring invalid persisted group.assignor settings", "groups", skipped)
@@ -52,30 +80,38 @@ func (b *Broker) loadGroupConfigs() error {
 	return nil
 }
 
-// saveGroupConfigs writes every group.assignor setting atomically.
+// saveGroupConfigs is group.Config.SaveAssignors: it writes the groups whose setting
+// changed to the metadata store.
 func (b *Broker) saveGroupConfigs(m map[string]string) error {
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := b.groupConfigsPath() + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(append(data, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, b.groupConfigsPath())
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.storeGroupConfigs(ctx, m); err != nil {
 		return kafkaErr(kerr.KafkaStorageError, "saving group configs: %v", err)
+	}
+	return nil
+}
+
+// storeGroupConfigs makes the metadata store hold m (group → group.assignor), writing
+// only the groups that differ from groupConfigsSaved, which it keeps up to date. The
+// coordinator serialises its calls (SaveAssignors), and start-up runs before it serves.
+func (b *Broker) storeGroupConfigs(ctx context.Context, m map[string]string) error {
+	for g, a := range m {
+		if b.groupConfigsSaved[g] == a {
+			continue
+		}
+		if err := b.meta.PutGroupConfigs(ctx, g, map[string]string{groupAssignorConfig: a}); err != nil {
+			return err
+		}
+		b.groupConfigsSaved[g] = a
+	}
+	for g := range b.groupConfigsSaved {
+		if _, ok := m[g]; ok {
+			continue
+		}
+		if err := b.meta.PutGroupConfigs(ctx, g, nil); err != nil {
+			return err
+		}
+		delete(b.groupConfigsSaved, g)
 	}
 	return nil
 }

@@ -53,9 +53,12 @@ func (b *Broker) startGroups() error {
 		TopicName:                 b.topicName,
 		Topics:                    b.topicNames,
 	})
-	if err := b.loadGroupConfigs(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err := b.loadGroupConfigs(ctx)
+	cancel()
+	if err != nil {
 		b.groups.Close()
-		return fmt.Errorf("broker: loading %s: %w", groupConfigsFile, err)
+		return fmt.Errorf("broker: loading group configs: %w", err)
 	}
 	t := b.lookup(offsetsTopicName)
 	if t == nil {

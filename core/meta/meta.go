@@ -1,5 +1,6 @@
 // Package meta is the cluster-metadata store of streamd: the set of topics with their ids,
-// partition leader epochs and topic-level config overrides.
+// partition leader epochs and topic-level config overrides, and the config overrides of
+// consumer groups (see groups.go for their keys and values).
 //
 // The only implementation, [NATSStore], keeps the metadata in a NATS JetStream key-value
 // bucket. By default [Open] starts an embedded nats-server with JetStream file storage
@@ -41,7 +42,8 @@
 //	  "created_at": "2025-01-02T03:04:05.123456789Z"  // RFC 3339, UTC
 //	}
 //
-// A deleted topic is a KV delete marker; listing ignores markers.
+// A deleted topic is a KV delete marker; listing ignores markers. Topic keys are single
+// tokens; group configs use keys "group.<hex>" (groups.go), which topic listing skips.
 package meta
 
 import (
@@ -88,6 +90,11 @@ type Store interface {
 	PutTopic(ctx context.Context, t Topic) error
 	// DeleteTopic removes a topic; deleting an absent topic is not an error.
 	DeleteTopic(ctx context.Context, name string) error
+	// GroupConfigs returns the config overrides (GROUP config resource) of every group
+	// that has any.
+	GroupConfigs(ctx context.Context) (map[string]map[string]string, error)
+	// PutGroupConfigs replaces a group's config overrides; an empty map removes them.
+	PutGroupConfigs(ctx context.Context, group string, configs map[string]string) error
 	Close() error
 }
 

@@ -196,39 +196,17 @@ func (s *NATSStore) Topics(ctx context.Context) ([]Topic, error) {
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
-	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return nil, fmt.Errorf("meta: list topics: %w", err)
-	}
-	var (
-		topics []Topic
-		bad    error
-	)
-	done := false
-	for !done {
-		select {
-		case e, ok := <-w.Updates():
-			switch {
-			case !ok:
-				return nil, errors.New("meta: list topics: watcher closed (connection lost)")
-			case e == nil: // all current values delivered
-				done = true
-			default:
-				t, err := decodeTopic(e.Key(), e.Value())
-				if err != nil {
-					bad = firstErr(bad, err)
-					continue
-				}
-				topics = append(topics, t)
-			}
-		case <-ctx.Done():
-			bad = fmt.Errorf("meta: list topics: %w", ctx.Err())
-			done = true
+	var topics []Topic
+	// Topic keys are single tokens (hex); other key spaces (groups.go) have a dot.
+	err := s.watchValues(ctx, "*", "list topics", func(key string, value []byte) error {
+		t, err := decodeTopic(key, value)
+		if err == nil {
+			topics = append(topics, t)
 		}
-	}
-	stopWatcher(w)
-	if bad != nil {
-		return nil, bad
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.Slice(topics, func(i, j int) bool { return topics[i].Name < topics[j].Name })
 	return topics, nil
