@@ -69,7 +69,7 @@ func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) {
 		am.Owned = toTopicPartitions(m.target)
 		spec.Members = append(spec.Members, am)
 	}
-	plan, used, err := c.runAssignor(name, spec)
+	plan, err := c.runAssignor(name, spec)
 	if err != nil {
 		// Refused, as for classic groups (assign.go): every member keeps its target
 		// (a new member gets none) until the next epoch bump computes a new one.
@@ -90,32 +90,32 @@ func (c *Coordinator) computeTarget(g *Group, cg *consumerGroup) {
 		}
 	}
 	cg.targetEpoch = cg.epoch
-	cg.assignedBy = used
+	cg.assignedBy = name
 	c.persistTargetEpoch(g)
 	c.cfg.Logger.Info("consumer group target assignment computed", "group", g.name, "epoch", cg.epoch,
-		"assignor", used, "members", len(ids))
+		"assignor", name, "members", len(ids))
 }
 
-// runAssignor runs one strategy and validates its plan; it returns the strategy's name.
-// cooperative-sticky runs as sticky: reconciliation already moves partitions in two
-// steps, and a held back partition would stay unassigned until the next epoch.
-func (c *Coordinator) runAssignor(name string, spec assignor.GroupSpec) (assignor.Assignment, string, error) {
+// runAssignor runs one strategy and validates its plan. cooperative-sticky runs as
+// sticky: reconciliation already moves partitions in two steps, and a held back
+// partition would stay unassigned until the next epoch.
+func (c *Coordinator) runAssignor(name string, spec assignor.GroupSpec) (assignor.Assignment, error) {
 	run := name
 	if run == cooperativeProtocol {
 		run = "sticky"
 	}
 	strat, err := c.strategy(run)
 	if err != nil {
-		return nil, name, err
+		return nil, err
 	}
 	plan, err := strat.Assign(spec)
 	if err == nil {
 		err = assignor.Validate(spec, plan)
 	}
 	if err != nil {
-		return nil, name, err
+		return nil, err
 	}
-	return plan, name, nil
+	return plan, nil
 }
 
 // reconcile moves m towards its target (see the file comment); owned is what the member
