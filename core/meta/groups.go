@@ -66,13 +66,7 @@ func (s *NATSStore) PutGroupConfigs(ctx context.Context, group string, configs m
 	}
 	key := groupKey(group)
 	if len(configs) == 0 {
-		if _, err := s.kv.Get(ctx, key); err != nil {
-			if errors.Is(err, jetstream.ErrKeyNotFound) {
-				return nil
-			}
-			return fmt.Errorf("meta: delete configs of group %q: %w", group, err)
-		}
-		if err := s.kv.Delete(ctx, key); err != nil {
+		if err := s.deleteKey(ctx, key); err != nil {
 			return fmt.Errorf("meta: delete configs of group %q: %w", group, err)
 		}
 		return nil

@@ -258,18 +258,22 @@ func (s *NATSStore) DeleteTopic(ctx context.Context, name string) error {
 	if err := ValidateTopicName(name); err != nil {
 		return err
 	}
-	key := topicKey(name)
-	// Check first so that deleting an unknown name leaves no delete marker behind.
+	if err := s.deleteKey(ctx, topicKey(name)); err != nil {
+		return fmt.Errorf("meta: delete topic %q: %w", name, err)
+	}
+	return nil
+}
+
+// deleteKey deletes key; an absent key is not an error. It checks first so that deleting
+// an unknown key leaves no delete marker behind.
+func (s *NATSStore) deleteKey(ctx context.Context, key string) error {
 	if _, err := s.kv.Get(ctx, key); err != nil {
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil
 		}
-		return fmt.Errorf("meta: delete topic %q: %w", name, err)
+		return err
 	}
-	if err := s.kv.Delete(ctx, key); err != nil {
-		return fmt.Errorf("meta: delete topic %q: %w", name, err)
-	}
-	return nil
+	return s.kv.Delete(ctx, key)
 }
 
 // Close closes the connection and, when embedded, shuts the server down and waits for
