@@ -85,6 +85,7 @@ func (b *Broker) storageOptions(s config.TopicSettings) storage.Options {
 		SegmentMs:          s.SegmentMs,
 		IndexIntervalBytes: s.IndexIntervalBytes,
 		Fsync:              b.cfg.LogFlushBeforeAck,
+		DirectIO:           b.cfg.LogDirectIO,
 		FlushInterval:      time.Duration(b.cfg.LogFlushIntervalMs) * time.Millisecond,
 		CheckpointInterval: time.Duration(b.cfg.LogFlushOffsetCheckpointIntervalMs) * time.Millisecond,
 	}

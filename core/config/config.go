@@ -103,6 +103,7 @@ type Config struct {
 
 	// Durability and flushing.
 	LogFlushBeforeAck                  bool  `toml:"log.flush.before.ack"`
+	LogDirectIO                        bool  `toml:"log.direct.io"`
 	LogFlushIntervalMessages           int64 `toml:"log.flush.interval.messages"`
 	LogFlushIntervalMs                 int64 `toml:"log.flush.interval.ms"`
 	LogFlushOffsetCheckpointIntervalMs int32 `toml:"log.flush.offset.checkpoint.interval.ms"`
@@ -234,6 +235,7 @@ func Default() Config {
 		LogCleanerCPUMaxFraction:      0.5,
 
 		LogFlushBeforeAck:                  true,
+		LogDirectIO:                        true,
 		LogFlushIntervalMessages:           math.MaxInt64,
 		LogFlushIntervalMs:                 1000,
 		LogFlushOffsetCheckpointIntervalMs: 1000,

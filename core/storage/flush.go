@@ -24,7 +24,8 @@ type flushJob struct {
 	tsAt         int
 	sealed       bool
 	syncIndexes  bool
-	heldRefCount bool // the job holds a reference to release
+	heldRefCount bool        // the job holds a reference to release
+	dw           directWrite // direct segment: what to write before the sync
 }
 
 // Sync writes and fdatasyncs everything appended so far and advances the
@@ -70,6 +71,9 @@ func (l *Log) flush(mode flushMode) error {
 			j.ts, j.tsAt = m.ts[m.tsFlushed:], m.tsFlushed
 			m.offFlushed, m.tsFlushed = len(m.off), len(m.ts)
 		}
+		if s.dio != nil {
+			j.dw = s.dio.snapshot(s.size, s.sealed)
+		}
 		s.inUnsynced = false
 		activeQueued = activeQueued || s == active
 		jobs = append(jobs, j)
@@ -104,6 +108,13 @@ func (l *Log) flush(mode flushMode) error {
 		err = l.err
 	} else {
 		for i := range jobs {
+			if dw := &jobs[i].dw; dw.t != nil {
+				dw.t.done(dw)
+				if dw.sealed {
+					dw.t.close()
+					jobs[i].seg.dio = nil
+				}
+			}
 			if s := jobs[i].seg; jobs[i].sealed && s.mem != nil && s.mem.offFlushed == len(s.mem.off) && s.mem.tsFlushed == len(s.mem.ts) {
 				s.lazyMu.Lock()
 				s.diskReady = true
@@ -155,6 +166,11 @@ func (l *Log) syncJob(j *flushJob) error {
 		l.flushBuf = appendTsEntries(l.flushBuf[:0], j.ts)
 		if _, err := s.tsF.WriteAt(l.flushBuf, int64(j.tsAt)*TimeIndexEntrySize); err != nil {
 			return fmt.Errorf("write time index: %w", err)
+		}
+	}
+	if j.dw.t != nil {
+		if err := j.dw.write(s); err != nil {
+			return err
 		}
 	}
 	if err := fdatasync(s.f); err != nil {
@@ -229,7 +245,18 @@ func (l *Log) Close() error {
 	segs, uns := l.segs, l.unsynced
 	l.segs, l.unsynced, l.released = nil, nil, true
 	if len(segs) > 0 {
-		segs[len(segs)-1].trimReserved()
+		if a := segs[len(segs)-1]; a.dio != nil {
+			// Cut the padding of the last direct write; a crash before this
+			// is durable leaves zeros that the next Open cuts as a torn tail.
+			if terr := a.f.Truncate(a.size); terr == nil {
+				_ = fdatasync(a.f)
+			}
+			a.dio.close()
+			a.dio = nil
+			a.reserved = 0
+		} else {
+			a.trimReserved()
+		}
 	}
 	l.mu.Unlock()
 	l.flushMu.Unlock()

@@ -45,7 +45,8 @@ type Log struct {
 	ckpt     recoveryPoint // last recovery point written to disk
 	changed  chan struct{} // closed when hwm advances; nil until someone waits
 	closed   bool
-	released bool // segment files closed (end of Close)
+	noDirect atomic.Bool // O_DIRECT refused by the file system: append through the page cache
+	released bool        // segment files closed (end of Close)
 	err      error
 
 	queued, lazyQueued atomic.Bool // in the Flusher's urgent / timed set
@@ -128,7 +129,9 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
 	batch.SetLeaderEpoch(b, leaderEpoch)
 	pos := seg.size
 	seg.reserve(pos+n, max(l.opts.SegmentBytes, pos+n))
-	if _, err := seg.f.WriteAt(b, pos); err != nil {
+	if seg.dio != nil {
+		seg.dio.append(b, pos)
+	} else if _, err := seg.f.WriteAt(b, pos); err != nil {
 		seg.f.Truncate(pos) // best effort; the log is failed either way
 		l.failLocked(fmt.Errorf("write %s: %w", seg.prefix+LogSuffix, err))
 		err = l.err
@@ -182,7 +185,9 @@ func (l *Log) rollLocked() (*segment, error) {
 		return nil, err
 	}
 	old.sealed = true
-	old.trimReserved()
+	if old.dio == nil { // a direct segment is cut by its last flush
+		old.trimReserved()
+	}
 	if !old.inUnsynced { // its index files still need writing and syncing
 		old.inUnsynced = true
 		old.acquire()
@@ -190,6 +195,9 @@ func (l *Log) rollLocked() (*segment, error) {
 	}
 	l.segs = append(l.segs, ns)
 	l.dirDirty = true
+	if err := l.attachDirect(ns); err != nil {
+		return nil, err
+	}
 	return ns, nil
 }
 

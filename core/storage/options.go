@@ -47,6 +47,10 @@ type Options struct {
 	// (group commit by the Flusher). false: the high watermark is the log end
 	// offset at once and data is synced in the background.
 	Fsync bool
+	// DirectIO: with Fsync, the active segment is appended with O_DIRECT
+	// writes from memory instead of through the page cache (see direct.go).
+	// Ignored without Fsync, and where the file system refuses O_DIRECT.
+	DirectIO bool
 	// FlushInterval: background flush period when !Fsync. <= 0 means
 	// DefaultFlushInterval.
 	FlushInterval time.Duration

@@ -14,9 +14,13 @@ import (
 type FileRead struct {
 	HighWatermark, LogStartOffset, LastStableOffset int64
 	File                                            *os.File
+	Direct                                          *os.File // non-nil: send with SendDirect(w, Direct, File, Pos, Len)
 	Pos, Len                                        int64
 	release                                         func()
 }
+
+// readAhead is how much past a file read ReadFile asks the kernel to prefetch.
+const readAhead = 4 << 20
 
 // Release lets the segment file go.
 func (r *FileRead) Release() {
@@ -54,6 +58,14 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 			break
 		}
 		end += n
+	}
+	if l.direct() {
+		res.Direct = v.seg.directReader()
+	}
+	if res.Direct == nil {
+		// Start reading what a sequential consumer asks for next, so the
+		// next fetch finds it in the page cache.
+		prefetch(v.seg.f, end, readAhead)
 	}
 	res.File, res.Pos, res.Len = v.seg.f, pos, end-pos
 	res.release = v.seg.release

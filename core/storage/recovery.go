@@ -43,6 +43,10 @@ func Open(dir string, opts Options, fl *Flusher, logger *slog.Logger) (*Log, err
 		l.releaseAll()
 		return nil, err
 	}
+	if err := l.attachDirect(l.segs[len(l.segs)-1]); err != nil {
+		l.releaseAll()
+		return nil, err
+	}
 	if err := l.flush(flushOpen); err != nil {
 		l.releaseAll()
 		return nil, err

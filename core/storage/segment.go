@@ -32,21 +32,24 @@ type segment struct {
 
 	// Guarded by Log.mu.
 	size       int64
-	reserved   int64     // bytes of the file reserved with fallocate (beyond size); -1: unsupported
-	next       int64     // offset after the last batch
-	created    time.Time // first append (or a stand-in after a restart)
-	sealed     bool      // no longer the active segment
-	mem        *memIndex // authoritative in-memory indexes, nil once on disk
-	inUnsynced bool      // in Log.unsynced (which holds a reference)
-	idxF, tsF  *os.File  // index files (write handles of the active segment)
+	reserved   int64       // bytes of the file reserved with fallocate (beyond size); -1: unsupported
+	next       int64       // offset after the last batch
+	created    time.Time   // first append (or a stand-in after a restart)
+	sealed     bool        // no longer the active segment
+	mem        *memIndex   // authoritative in-memory indexes, nil once on disk
+	inUnsynced bool        // in Log.unsynced (which holds a reference)
+	idxF, tsF  *os.File    // index files (write handles of the active segment)
+	dio        *directTail // direct appends: the unsynced end lives here (direct.go)
 
 	// Lazily opened on-disk indexes of a sealed segment; guarded by lazyMu.
 	// Lock order: Log.mu before lazyMu.
-	lazyMu     sync.Mutex
-	diskReady  bool       // idxF/tsF (or rebuilt) checked and usable
-	rebuiltOff []offEntry // non-nil: index rebuilt in memory (file was bad)
-	rebuiltTs  []tsEntry
-	rebuilt    bool
+	lazyMu      sync.Mutex
+	diskReady   bool       // idxF/tsF (or rebuilt) checked and usable
+	rebuiltOff  []offEntry // non-nil: index rebuilt in memory (file was bad)
+	rebuiltTs   []tsEntry
+	rebuilt     bool
+	rdio        *os.File // O_DIRECT read handle (direct logs), opened on first read
+	rdioRefused bool
 }
 
 func segmentPrefix(dir string, base int64) string {
@@ -151,6 +154,12 @@ func (s *segment) release() {
 }
 
 func (s *segment) closeFiles() {
+	if s.dio != nil {
+		s.dio.close()
+	}
+	if s.rdio != nil {
+		s.rdio.Close()
+	}
 	for _, f := range []*os.File{s.f, s.idxF, s.tsF} {
 		if f != nil {
 			f.Close()

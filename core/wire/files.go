@@ -32,6 +32,8 @@ type FileRange struct {
 	Off     int64
 	Len     int64
 	Release func() // called once the range has been sent (or dropped)
+	// Send, if set, writes the range instead of sendfile(2) (direct I/O reads).
+	Send func(w io.Writer) error
 }
 
 // NewMarker returns a random marker.
@@ -88,7 +90,11 @@ func (c *Conn) writeWithFiles(buf []byte, start int, flexible bool, files []File
 			return 0, err
 		}
 		out = out[:0]
-		if err := sendFile(c.nc, f.File, f.Off, f.Len); err != nil {
+		send := f.Send
+		if send == nil {
+			send = func(w io.Writer) error { return sendFile(c.nc, f.File, f.Off, f.Len) }
+		}
+		if err := send(c.nc); err != nil {
 			return 0, err
 		}
 		prev = cuts[i].dataEnd

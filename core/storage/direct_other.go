@@ -1,0 +1,17 @@
+//go:build !linux
+
+package storage
+
+import (
+	"errors"
+	"os"
+)
+
+// directFlag: opening with it fails (see directReader) because openDirect
+// fails first and the log never uses direct reads.
+const directFlag = 0
+
+// openDirect: direct appends are implemented for Linux only.
+func openDirect(string) (*os.File, error) {
+	return nil, errors.New("direct I/O is supported on Linux only")
+}

@@ -1,0 +1,280 @@
+package storage
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/streamd/streamd/core/batch"
+)
+
+var directOpts = Options{Fsync: true, DirectIO: true, SegmentBytes: 96 << 10, IndexIntervalBytes: 1024}
+
+// openDirectLog opens a direct log in a fresh directory, skipping the test
+// where the file system refuses O_DIRECT (tmpfs).
+func openDirectLog(t *testing.T, dir string, opts Options, fl *Flusher) *Log {
+	t.Helper()
+	l := openLog(t, dir, opts, fl)
+	if l.noDirect.Load() {
+		t.Skipf("the file system of %s refuses O_DIRECT", dir)
+	}
+	return l
+}
+
+// sendAll reads [from, hwm) of l the way Fetch does (ReadFile, then SendDirect
+// or the file) and returns the bytes.
+func sendAll(t *testing.T, l *Log, from int64) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	for off := from; off < l.HighWatermark(); {
+		r, err := l.ReadFile(off, 50<<10)
+		if err != nil {
+			t.Fatalf("ReadFile(%d): %v", off, err)
+		}
+		if r.Len == 0 {
+			t.Fatalf("ReadFile(%d): nothing below the high watermark %d", off, r.HighWatermark)
+		}
+		if r.Direct == nil {
+			t.Fatalf("ReadFile(%d) of a direct log has no direct handle", off)
+		}
+		start := out.Len()
+		if err := SendDirect(&out, r.Direct, r.File, r.Pos, r.Len); err != nil {
+			t.Fatalf("SendDirect(%d): %v", off, err)
+		}
+		r.Release()
+		recs := decode(t, out.Bytes()[start:])
+		off = recs[len(recs)-1].off + 1
+	}
+	return out.Bytes()
+}
+
+// TestDirectAppendReadAcrossRolls: batches of every size (so writes end
+// anywhere in a block) appended with direct I/O, one sync each, read back
+// with Read and with direct reads, before and after a reopen; sealed and
+// closed segment files end exactly at their last batch.
+func TestDirectAppendReadAcrossRolls(t *testing.T) {
+	dir := t.TempDir()
+	l := openDirectLog(t, dir, directOpts, nil) // no Flusher: every Append syncs
+	rng := rand.New(rand.NewPCG(1, 2))
+	var want []string
+	var next int64
+	for i := range 300 {
+		n := 1 + rng.IntN(40)
+		pad := rng.IntN(300)
+		recs := make([]string, n)
+		for j := range recs {
+			recs[j] = fmt.Sprintf("b%d-%d-%s", i, j, bytes.Repeat([]byte{'a' + byte(j%26)}, pad))
+		}
+		want = append(want, recs...)
+		res := mustAppend(t, l, testBatchValues(recs, int64(1000+i)))
+		if res.BaseOffset != next {
+			t.Fatalf("batch %d at offset %d, want %d", i, res.BaseOffset, next)
+		}
+		next = res.LastOffset + 1
+	}
+	if l.segs[len(l.segs)-1].dio == nil {
+		t.Fatal("the active segment does not append with direct I/O")
+	}
+	segs := l.Segments()
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	for _, s := range segs[:len(segs)-1] {
+		if got := fileSize(t, segmentPrefix(dir, s.BaseOffset)+LogSuffix); got != s.Size {
+			t.Errorf("sealed segment %d: file is %d bytes, its batches %d", s.BaseOffset, got, s.Size)
+		}
+	}
+	check := func(l *Log) {
+		t.Helper()
+		recs := readAllRecords(t, l)
+		checkContiguous(t, recs, 0, next)
+		for i, r := range recs {
+			if r.value != want[i] {
+				t.Fatalf("offset %d: %q, want %q", r.off, r.value, want[i])
+			}
+		}
+		sent := decode(t, sendAll(t, l, 0))
+		checkContiguous(t, sent, 0, next)
+		for i, r := range sent {
+			if r.value != want[i] {
+				t.Fatalf("direct read, offset %d: %q, want %q", r.off, r.value, want[i])
+			}
+		}
+	}
+	check(l)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range segs {
+		if s.BaseOffset == segs[len(segs)-1].BaseOffset {
+			if got, want := fileSize(t, segmentPrefix(dir, s.BaseOffset)+LogSuffix), l.size-sumSizes(segs[:len(segs)-1]); got != want {
+				t.Errorf("closed active segment: file is %d bytes, its batches %d", got, want)
+			}
+		}
+	}
+	l2 := openDirectLog(t, dir, directOpts, nil)
+	if st := l2.LastRecovery(); st.BytesScanned != 0 || st.BytesTruncated != 0 {
+		t.Errorf("reopen after a clean close: %+v, want nothing scanned", st)
+	}
+	check(l2)
+	if res := mustAppend(t, l2, testBatch(2, 5000, "after")); res.BaseOffset != next {
+		t.Errorf("append after reopen at %d, want %d", res.BaseOffset, next)
+	}
+	if got := readAllRecords(t, l2); got[len(got)-1].value != "after-1" {
+		t.Errorf("last record after reopen and append: %q", got[len(got)-1].value)
+	}
+}
+
+func sumSizes(segs []SegmentInfo) (n int64) {
+	for _, s := range segs {
+		n += s.Size
+	}
+	return n
+}
+
+// TestDirectCrash: a crash leaves the active segment padded with zeros to a
+// block boundary (and what was never synced only in memory); Open cuts the
+// padding, keeps every synced record and appends after it.
+func TestDirectCrash(t *testing.T) {
+	dir := t.TempDir()
+	opts := directOpts
+	opts.CheckpointInterval = 1
+	l := openDirectLog(t, dir, opts, stoppedFlusher())
+	var synced int64
+	for i := range 50 {
+		synced = mustAppend(t, l, testBatch(1+i%7, int64(100+i), fmt.Sprintf("s%d", i))).LastOffset + 1
+		if i%10 == 9 {
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i := range 5 { // never synced
+		mustAppend(t, l, testBatch(3, int64(500+i), fmt.Sprintf("u%d", i)))
+	}
+	active := l.segs[len(l.segs)-1]
+	logical, path := active.dio.written, active.prefix+LogSuffix
+	crash(l)
+	if got := fileSize(t, path); got != alignUp(logical) {
+		t.Fatalf("crashed active segment is %d bytes, want the synced end %d padded to %d", got, logical, alignUp(logical))
+	}
+
+	l2 := openDirectLog(t, dir, opts, nil)
+	st := l2.LastRecovery()
+	if st.BytesTruncated != alignUp(logical)-logical {
+		t.Errorf("recovery cut %d bytes, want the %d bytes of padding", st.BytesTruncated, alignUp(logical)-logical)
+	}
+	recs := readAllRecords(t, l2)
+	checkContiguous(t, recs, 0, synced)
+	if res := mustAppend(t, l2, testBatch(2, 900, "again")); res.BaseOffset != synced {
+		t.Fatalf("append after recovery at %d, want %d", res.BaseOffset, synced)
+	}
+	checkContiguous(t, decode(t, sendAll(t, l2, 0)), 0, synced+2)
+}
+
+// TestDirectConcurrent: producers, a Flusher and readers at once (run with
+// -race): every read sees whole, valid, contiguous batches.
+func TestDirectConcurrent(t *testing.T) {
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	l := openDirectLog(t, t.TempDir(), directOpts, fl)
+	const producers, each = 4, 200
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				res, err := l.Append(testBatch(1+(i+p)%9, int64(i), fmt.Sprintf("p%d-%d", p, i)), 0)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := l.WaitDurable(waitCtx(t, 10*time.Second), res.LastOffset); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if hwm := l.HighWatermark(); hwm > 0 {
+				r, err := l.ReadFile(rand.Int64N(hwm), 20<<10)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var b bytes.Buffer
+				if r.Len > 0 {
+					err = SendDirect(&b, r.Direct, r.File, r.Pos, r.Len)
+					r.Release()
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if b.Len() > 0 {
+					decode(t, b.Bytes())
+				}
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	<-readerDone
+	recs := decode(t, sendAll(t, l, 0))
+	if len(recs) == 0 || int64(len(recs)) != l.HighWatermark() {
+		t.Fatalf("read %d records, high watermark %d", len(recs), l.HighWatermark())
+	}
+}
+
+// TestDirectRefusedFallsBack: where O_DIRECT is refused (tmpfs) the log
+// appends through the page cache and reads with sendfile.
+func TestDirectRefusedFallsBack(t *testing.T) {
+	if _, err := os.Stat("/dev/shm"); err != nil {
+		t.Skip("no /dev/shm")
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "streamd-direct-")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer os.RemoveAll(dir)
+	l := openLog(t, dir, directOpts, nil)
+	if !l.noDirect.Load() {
+		t.Skip("/dev/shm accepts O_DIRECT here")
+	}
+	for i := range 20 {
+		mustAppend(t, l, testBatch(3, int64(i), "x"))
+	}
+	r, err := l.ReadFile(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Release()
+	if r.Direct != nil || r.Len == 0 {
+		t.Fatalf("ReadFile: direct handle %v, %d bytes; want a plain file range", r.Direct, r.Len)
+	}
+	checkContiguous(t, readAllRecords(t, l), 0, 60)
+}
+
+// testBatchValues builds an uncompressed batch with these record values.
+func testBatchValues(values []string, baseTS int64) []byte {
+	recs := make([]batch.Record, len(values))
+	for i, v := range values {
+		recs[i] = batch.Record{Value: []byte(v), TimestampDelta: int64(i)}
+	}
+	return batch.Build(batch.BuildOptions{ProducerID: -1}, recs, baseTS)
+}

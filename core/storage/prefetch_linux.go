@@ -1,0 +1,19 @@
+package storage
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// prefetch asks the kernel to start reading [off, off+n) of f into the page
+// cache (POSIX_FADV_WILLNEED) without waiting for it. Advisory: errors are ignored.
+func prefetch(f *os.File, off, n int64) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Fadvise(int(fd), off, n, unix.FADV_WILLNEED)
+	})
+}

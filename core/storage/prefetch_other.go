@@ -1,0 +1,7 @@
+//go:build !linux
+
+package storage
+
+import "os"
+
+func prefetch(*os.File, int64, int64) {}
