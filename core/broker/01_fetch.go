@@ -10,7 +10,6 @@ package broker
 // watermark.
 
 import (
-	"io"
 	"reflect"
 	"time"
 
@@ -152,10 +151,7 @@ func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (wire.Reply, int, bool) {
 				continue // KIP-74 applies to the first non-empty partition only
 			}
 			fr := wire.FileRange{Marker: wire.NewMarker(), File: r.File, Off: r.Pos, Len: r.Len, Release: r.Release}
-			if r.Direct != nil {
-				direct, file, pos, n := r.Direct, r.File, r.Pos, r.Len
-				fr.Send = func(w io.Writer) error { return storage.SendDirect(w, direct, file, pos, n) }
-			}
+			fr.Send = r.Sender() // nil: sendfile
 			sp.RecordBatches = fr.Marker[:]
 			files = append(files, fr)
 			total += int(r.Len)

@@ -22,7 +22,7 @@ const directChunk = 1 << 20
 // (page faults) on the VMs this runs on.
 var directBufs = bufList{c: make(chan *[]byte, directBufsKept)}
 
-const directBufsKept = 32
+const directBufsKept = 40
 
 type bufList struct{ c chan *[]byte }
 
@@ -55,6 +55,7 @@ func (s *segment) directReader() *os.File {
 			return nil
 		}
 		s.rdio = f
+		noReadahead(s.f)
 	}
 	return s.rdio
 }

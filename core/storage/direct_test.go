@@ -38,12 +38,13 @@ func sendAll(t *testing.T, l *Log, from int64) []byte {
 		if r.Len == 0 {
 			t.Fatalf("ReadFile(%d): nothing below the high watermark %d", off, r.HighWatermark)
 		}
-		if r.Direct == nil {
-			t.Fatalf("ReadFile(%d) of a direct log has no direct handle", off)
+		send := r.Sender()
+		if send == nil {
+			t.Fatalf("ReadFile(%d) of a direct log is neither direct nor in memory", off)
 		}
 		start := out.Len()
-		if err := SendDirect(&out, r.Direct, r.File, r.Pos, r.Len); err != nil {
-			t.Fatalf("SendDirect(%d): %v", off, err)
+		if err := send(&out); err != nil {
+			t.Fatalf("send(%d): %v", off, err)
 		}
 		r.Release()
 		recs := decode(t, out.Bytes()[start:])
@@ -219,7 +220,7 @@ func TestDirectConcurrent(t *testing.T) {
 				}
 				var b bytes.Buffer
 				if r.Len > 0 {
-					err = SendDirect(&b, r.Direct, r.File, r.Pos, r.Len)
+					err = r.Sender()(&b)
 					r.Release()
 				}
 				if err != nil {
@@ -277,4 +278,61 @@ func testBatchValues(values []string, baseTS int64) []byte {
 		recs[i] = batch.Record{Value: []byte(v), TimestampDelta: int64(i)}
 	}
 	return batch.Build(batch.BuildOptions{ProducerID: -1}, recs, baseTS)
+}
+
+// TestDirectReadAhead: a sequential reader of a direct log is answered from
+// the read-ahead cache after its first read, with the same bytes as the file;
+// Close drops the cache and its buffers.
+func TestDirectReadAhead(t *testing.T) {
+	dir := t.TempDir()
+	opts := directOpts
+	opts.SegmentBytes = 64 << 20
+	l := openDirectLog(t, dir, opts, nil)
+	for i := range 120 { // ~7.5 MiB in batches that straddle chunk boundaries
+		mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
+	}
+	want, err := l.Read(0, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	var fromMem, direct int
+	for off := int64(0); off < l.HighWatermark(); {
+		r, err := l.ReadFile(off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.Mem != nil:
+			fromMem++
+		case r.Direct != nil:
+			direct++
+		}
+		if err := r.Sender()(&got); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+		recs := decode(t, got.Bytes())
+		off = recs[len(recs)-1].off + 1
+		// Let the fill started by this read finish, as a consumer's
+		// processing time would.
+		deadline := time.Now().Add(5 * time.Second)
+		for l.ra.busy() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if !bytes.Equal(got.Bytes(), want.Data) {
+		t.Fatalf("read %d bytes through the cache, differing from the %d bytes of Read", got.Len(), len(want.Data))
+	}
+	// The first read is direct, and so may be the last (its chunk is not
+	// wholly below the high watermark, so it is never cached).
+	if direct > 2 || fromMem < 5 {
+		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", fromMem, direct)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := raChunksInUse.Load(); n != 0 {
+		t.Errorf("%d read-ahead chunks still in use after Close", n)
+	}
 }

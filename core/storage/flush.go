@@ -176,6 +176,7 @@ func (l *Log) syncJob(j *flushJob) error {
 	if err := fdatasync(s.f); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", s.prefix+LogSuffix, err)
 	}
+
 	if j.sealed {
 		return syncIndexFiles(s)
 	}
@@ -239,6 +240,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 
 	err := l.flush(flushClose)
+	l.ra.close()
 
 	l.flushMu.Lock()
 	l.mu.Lock()

@@ -51,6 +51,8 @@ type Log struct {
 
 	queued, lazyQueued atomic.Bool // in the Flusher's urgent / timed set
 
+	ra readAhead // direct logs: chunks read ahead of sequential readers
+
 	lastCkpt time.Time
 	jobs     []flushJob
 	flushBuf []byte
@@ -425,7 +427,7 @@ func (l *Log) findBatch(v *segView, offset int64) (int64, batch.Header, error) {
 	var buf [batch.HeaderLen]byte
 	first := true
 	for pos < v.limit {
-		h, err := v.seg.readHeader(pos, &buf)
+		h, err := l.readHeader(v.seg, pos, &buf)
 		n := int64(h.TotalSize())
 		bad := err != nil || h.Magic != batch.MagicV2 || n < batch.HeaderLen || pos+n > v.limit
 		if first && pos > 0 && (bad || h.BaseOffset > offset) {

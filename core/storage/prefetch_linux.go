@@ -17,3 +17,15 @@ func prefetch(f *os.File, off, n int64) {
 		_ = unix.Fadvise(int(fd), off, n, unix.FADV_WILLNEED)
 	})
 }
+
+// noReadahead turns off the kernel's read-ahead for f (POSIX_FADV_RANDOM): the
+// buffered reads left on a direct log's file are single batch headers.
+func noReadahead(f *os.File) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.Fadvise(int(fd), 0, 0, unix.FADV_RANDOM)
+	})
+}

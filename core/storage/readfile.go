@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"io"
 	"os"
 
 	"github.com/streamd/streamd/core/batch"
@@ -15,12 +16,34 @@ type FileRead struct {
 	HighWatermark, LogStartOffset, LastStableOffset int64
 	File                                            *os.File
 	Direct                                          *os.File // non-nil: send with SendDirect(w, Direct, File, Pos, Len)
+	Mem                                             [][]byte // non-nil: the range is in memory (read-ahead); send these
 	Pos, Len                                        int64
 	release                                         func()
 }
 
-// readAhead is how much past a file read ReadFile asks the kernel to prefetch.
-const readAhead = 4 << 20
+// prefetchBytes is how much past a file read ReadFile asks the kernel to prefetch.
+const prefetchBytes = 4 << 20
+
+// Sender returns how to write the range when sendfile(2) of File must not be
+// used: from memory (Mem) or with direct reads (Direct). nil means send File.
+func (r *FileRead) Sender() func(w io.Writer) error {
+	switch {
+	case r.Mem != nil:
+		mem := r.Mem
+		return func(w io.Writer) error {
+			for _, b := range mem {
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	case r.Direct != nil:
+		direct, file, pos, n := r.Direct, r.File, r.Pos, r.Len
+		return func(w io.Writer) error { return SendDirect(w, direct, file, pos, n) }
+	}
+	return nil
+}
 
 // Release lets the segment file go.
 func (r *FileRead) Release() {
@@ -44,9 +67,19 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 		v.seg.release()
 		return res, err
 	}
+	limit := min(pos+int64(max(maxBytes, 0)), v.limit)
+	if l.direct() {
+		if end, m, ok := l.readCached(v.seg, pos, int64(h.TotalSize()), limit); ok {
+			res.Mem, res.Pos, res.Len = m.slices(pos, end), pos, end-pos
+			res.File = v.seg.f
+			seg := v.seg
+			res.release = func() { m.release(); seg.release() }
+			l.ra.schedule(v.seg, end, v.limit)
+			return res, nil
+		}
+	}
 	// Whole batches: the first one always (KIP-74), then as many as fit.
 	end := pos + int64(h.TotalSize())
-	limit := min(pos+int64(max(maxBytes, 0)), v.limit)
 	var hdr [batch.HeaderLen]byte
 	for end < limit {
 		nh, err := v.seg.readHeader(end, &hdr)
@@ -61,13 +94,45 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 	}
 	if l.direct() {
 		res.Direct = v.seg.directReader()
+		l.ra.schedule(v.seg, end, v.limit)
 	}
 	if res.Direct == nil {
 		// Start reading what a sequential consumer asks for next, so the
 		// next fetch finds it in the page cache.
-		prefetch(v.seg.f, end, readAhead)
+		prefetch(v.seg.f, end, prefetchBytes)
 	}
 	res.File, res.Pos, res.Len = v.seg.f, pos, end-pos
 	res.release = v.seg.release
 	return res, nil
+}
+
+// readCached returns the end of the whole batches from pos (the first one
+// first bytes long) up to limit that the read-ahead cache holds, with the
+// chunks holding them; ok is false if it does not hold the first batch.
+func (l *Log) readCached(seg *segment, pos, first, limit int64) (end int64, m memRange, ok bool) {
+	cs := l.ra.lookup(seg, pos, max(limit, pos+first))
+	if len(cs) == 0 {
+		return 0, memRange{}, false
+	}
+	m = memRange{chunks: cs, start: cs[0].pos}
+	avail := min(m.end(), max(limit, pos+first))
+	end = pos + first
+	if end > avail {
+		m.release()
+		return 0, memRange{}, false
+	}
+	var hdr [batch.HeaderLen]byte
+	for end+batch.HeaderLen <= min(limit, avail) {
+		m.copyAt(hdr[:], end)
+		h, err := batch.ParseHeader(hdr[:])
+		if err != nil {
+			break
+		}
+		n := int64(h.TotalSize())
+		if n < batch.HeaderLen || end+n > min(limit, avail) {
+			break
+		}
+		end += n
+	}
+	return end, m, true
 }

@@ -1,0 +1,234 @@
+package storage
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/streamd/streamd/core/batch"
+)
+
+// Read-ahead for direct logs. A direct read happens only when a fetch asks,
+// so a consumer that reads a partition from start to end would wait for the
+// disk on every fetch. After each direct ReadFile the log reads the next
+// raAhead bytes of that segment in the background, in directChunk-aligned
+// chunks, into a small per-log cache; a ReadFile whose whole range is cached
+// is answered from memory (FileRead.Mem).
+//
+// Chunks hold only bytes below the readable limit at the time they were read;
+// those never change for a segment (the direct tail rewrites its last block
+// with identical leading bytes, and the cleaner writes new segments), so a
+// chunk stays valid as long as it is cached. A chunk holds a reference to its
+// segment; FileReads hold a reference to the chunks they send.
+
+const (
+	raAhead     = 4 * directChunk // read this far past the end of a direct read
+	raPerLog    = 8               // chunks kept per log
+	raMaxChunks = 32              // chunks in memory for all logs together
+)
+
+var raChunksInUse atomic.Int64
+
+type raChunk struct {
+	seg  *segment
+	pos  int64  // file position of data[0], a multiple of directChunk
+	data []byte // directChunk bytes
+	buf  *[]byte
+	refs atomic.Int32 // the cache's, plus one per FileRead sending it
+}
+
+func (c *raChunk) release() {
+	if c.refs.Add(-1) == 0 {
+		directBufs.Put(c.buf)
+		c.seg.release()
+		raChunksInUse.Add(-1)
+	}
+}
+
+// readAhead is one log's cache. Its lock is taken alone (never with Log.mu).
+type readAhead struct {
+	mu      sync.Mutex
+	chunks  []*raChunk // least recently used first
+	filling bool       // a fill goroutine runs
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// lookup returns the cached chunks of seg that cover [pos, end) contiguously
+// from the one holding pos (possibly fewer, possibly none), each with a
+// reference taken.
+func (ra *readAhead) lookup(seg *segment, pos, end int64) []*raChunk {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	var out []*raChunk
+	for p := pos &^ (directChunk - 1); p < end; p += directChunk {
+		i := ra.find(seg, p)
+		if i < 0 {
+			break
+		}
+		c := ra.chunks[i]
+		c.refs.Add(1)
+		copy(ra.chunks[i:], ra.chunks[i+1:]) // most recently used last
+		ra.chunks[len(ra.chunks)-1] = c
+		out = append(out, c)
+	}
+	return out
+}
+
+// busy reports whether a fill runs.
+func (ra *readAhead) busy() bool {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.filling
+}
+
+func (ra *readAhead) find(seg *segment, pos int64) int {
+	for i, c := range ra.chunks {
+		if c.seg == seg && c.pos == pos {
+			return i
+		}
+	}
+	return -1
+}
+
+// schedule starts a background fill of the chunks of seg that hold bytes of
+// [from, from+raAhead) and lie wholly below limit, unless a fill runs already.
+func (ra *readAhead) schedule(seg *segment, from, limit int64) {
+	first := from &^ (directChunk - 1)
+	stop := min(from+raAhead, limit)
+	if first+directChunk > stop {
+		return
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	if ra.filling || ra.closed {
+		return
+	}
+	ra.filling = true
+	seg.acquire()
+	ra.wg.Add(1)
+	go ra.fill(seg, first, stop)
+}
+
+func (ra *readAhead) fill(seg *segment, first, stop int64) {
+	defer ra.wg.Done()
+	defer seg.release()
+	defer func() {
+		ra.mu.Lock()
+		ra.filling = false
+		ra.mu.Unlock()
+	}()
+	f := seg.directReader()
+	if f == nil {
+		return
+	}
+	for p := first; p+directChunk <= stop; p += directChunk {
+		ra.mu.Lock()
+		cached, closed := ra.find(seg, p) >= 0, ra.closed
+		ra.mu.Unlock()
+		if closed {
+			return
+		}
+		if cached {
+			continue
+		}
+		if raChunksInUse.Add(1) > raMaxChunks {
+			raChunksInUse.Add(-1)
+			return
+		}
+		buf := directBufs.Get()
+		if n, err := pread(f, *buf, p); err != nil || n < directChunk {
+			directBufs.Put(buf)
+			raChunksInUse.Add(-1)
+			return
+		}
+		c := &raChunk{seg: seg, pos: p, data: (*buf)[:directChunk], buf: buf}
+		c.refs.Store(1)
+		seg.acquire()
+		var evict *raChunk
+		ra.mu.Lock()
+		ra.chunks = append(ra.chunks, c)
+		if len(ra.chunks) > raPerLog {
+			evict = ra.chunks[0]
+			ra.chunks = append(ra.chunks[:0], ra.chunks[1:]...)
+		}
+		ra.mu.Unlock()
+		if evict != nil {
+			evict.release()
+		}
+	}
+}
+
+// close waits for a running fill and drops every chunk (Log.Close).
+func (ra *readAhead) close() {
+	ra.mu.Lock()
+	ra.closed = true
+	ra.mu.Unlock()
+	ra.wg.Wait()
+	ra.mu.Lock()
+	chunks := ra.chunks
+	ra.chunks = nil
+	ra.mu.Unlock()
+	for _, c := range chunks {
+		c.release()
+	}
+}
+
+// memRange is [pos, end) of a segment held by contiguous cached chunks.
+type memRange struct {
+	chunks []*raChunk
+	start  int64 // chunks[0].pos
+}
+
+func (m memRange) end() int64 { return m.start + int64(len(m.chunks))*directChunk }
+
+// copyAt copies len(dst) bytes at file position p (within the range).
+func (m memRange) copyAt(dst []byte, p int64) {
+	for len(dst) > 0 {
+		c := m.chunks[(p-m.start)/directChunk]
+		n := copy(dst, c.data[p-c.pos:])
+		dst, p = dst[n:], p+int64(n)
+	}
+}
+
+// slices returns the bytes of [pos, end) as slices of the chunks' data.
+func (m memRange) slices(pos, end int64) [][]byte {
+	var out [][]byte
+	for p := pos; p < end; {
+		c := m.chunks[(p-m.start)/directChunk]
+		to := min(end, c.pos+directChunk)
+		out = append(out, c.data[p-c.pos:to-c.pos])
+		p = to
+	}
+	return out
+}
+
+func (m memRange) release() {
+	for _, c := range m.chunks {
+		c.release()
+	}
+}
+
+// readHeader reads the batch header at pos of seg, from the read-ahead cache
+// when it holds it (a direct log's file is not in the page cache).
+func (l *Log) readHeader(seg *segment, pos int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
+	if l.direct() && l.ra.copyAt(seg, pos, buf[:]) {
+		return batch.ParseHeader(buf[:])
+	}
+	return seg.readHeader(pos, buf)
+}
+
+// copyAt copies the bytes at pos of seg into dst if the cache holds them all.
+func (ra *readAhead) copyAt(seg *segment, pos int64, dst []byte) bool {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	for len(dst) > 0 {
+		c := pos &^ (directChunk - 1)
+		i := ra.find(seg, c)
+		if i < 0 {
+			return false
+		}
+		n := copy(dst, ra.chunks[i].data[pos-c:])
+		dst, pos = dst[n:], pos+int64(n)
+	}
+	return true
+}
