@@ -229,6 +229,7 @@ func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 	defer func() { res.Elapsed, res.Paused = time.Since(th.start), th.paused }()
 	sc := scratchPool.Get().(*cleanScratch)
 	defer scratchPool.Put(sc)
+	sc.direct = l.direct()
 	// The map may grow to the worst case, every dirty offset a distinct key
 	// (capped by maxOffsetMapBytes).
 	var dirtyOffsets int64

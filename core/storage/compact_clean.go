@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"syscall"
 
 	"github.com/streamd/streamd/core/batch"
 )
@@ -31,6 +32,9 @@ type cleanScratch struct {
 	kept   []byte       // encodings of the records a rewritten batch keeps
 	out    []byte       // a rewritten batch
 	w      *bufio.Writer
+	dread  []byte // direct logs: aligned read buffer (compactChunk + 2 blocks, more for a larger batch)
+	dw     directFileWriter
+	direct bool // the pass's log is direct: read and write with O_DIRECT
 }
 
 // copyChunk is the buffer size for copying unchanged bytes to a cleaned file.
@@ -47,8 +51,8 @@ func (sc *cleanScratch) forEachBatch(s *segment, size int64, th *throttle, fn fu
 	pos := int64(0)
 	for pos < size {
 		want := min(size-pos, int64(len(sc.read)))
-		chunk := sc.read[:want]
-		if n, err := s.f.ReadAt(chunk, pos); err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
+		chunk, err := sc.readAt(s, pos, want)
+		if err != nil {
 			return fmt.Errorf("storage: compact: read segment %d: %w", s.base, err)
 		}
 		if err := th.add(len(chunk)); err != nil {
@@ -75,14 +79,54 @@ func (sc *cleanScratch) forEachBatch(s *segment, size int64, th *throttle, fn fu
 		if off == 0 { // one batch larger than the buffer: grow it
 			total := int(int32(binary.BigEndian.Uint32(chunk[8:]))) + batch.LogOverhead
 			sc.read = make([]byte, total)
+			if sc.dread != nil {
+				sc.dread = alignedBuf(int(alignUp(int64(total))) + 2*dioAlign)
+			}
 			continue
 		}
 		pos += int64(off)
 	}
 	if len(sc.read) > compactChunk { // do not keep a huge buffer pooled
 		sc.read = make([]byte, compactChunk)
+		if sc.dread != nil {
+			sc.dread = alignedBuf(compactChunk + 2*dioAlign)
+		}
 	}
 	return nil
+}
+
+// readAt returns want bytes of s at pos, read into a reused buffer: with
+// O_DIRECT when s belongs to a direct log (its data is not in the page cache,
+// and a cleaner pass should not fill it), else through the page cache.
+func (sc *cleanScratch) readAt(s *segment, pos, want int64) ([]byte, error) {
+	if f := sc.directFile(s); f != nil {
+		if sc.dread == nil {
+			sc.dread = alignedBuf(max(len(sc.read), compactChunk) + 2*dioAlign)
+		}
+		aoff := alignDown(pos)
+		skip := pos - aoff
+		n, err := pread(f, sc.dread[:alignUp(skip+want)], aoff)
+		if err == nil && int64(n) >= skip+want {
+			return sc.dread[skip : skip+want], nil
+		}
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	chunk := sc.read[:want]
+	if n, err := s.f.ReadAt(chunk, pos); err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
+		return nil, err
+	}
+	return chunk, nil
+}
+
+// directFile returns s's O_DIRECT read handle if the pass reads directly.
+func (sc *cleanScratch) directFile(s *segment) *os.File {
+	if !sc.direct {
+		return nil
+	}
+	return s.directReader()
 }
 
 // recordData returns the (decompressed) record bytes of the batch b.
@@ -192,12 +236,21 @@ type cleanedFile struct {
 	// last, waited for at the next step.
 	unsynced           int64
 	prevFrom, prevSize int64
+	direct             bool // f is O_DIRECT: written through sc.dw
 }
 
 // open creates the file and copies the segment's first pos bytes into it.
 func (cf *cleanedFile) open() error {
 	s := cf.s
-	f, err := os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if cf.sc.direct {
+		flags |= directFlag | syscall.O_DSYNC
+	}
+	f, err := os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, flags, 0o644)
+	if err != nil && cf.sc.direct { // refused: write through the page cache
+		flags &^= directFlag | syscall.O_DSYNC
+		f, err = os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, flags, 0o644)
+	}
 	if err != nil {
 		return fmt.Errorf("storage: compact: %w", err)
 	}
@@ -205,7 +258,12 @@ func (cf *cleanedFile) open() error {
 	// Reserve the blocks up front (an optimisation: no block allocation, and
 	// so no ordered-data journal flush, while the produce path syncs).
 	_ = fallocKeepSize(f, 0, cf.size)
-	cf.sc.w.Reset(f)
+	if flags&directFlag != 0 {
+		cf.sc.dw.reset(f)
+		cf.direct = true
+	} else {
+		cf.sc.w.Reset(f)
+	}
 	if cf.pos == 0 {
 		return nil
 	}
@@ -215,8 +273,8 @@ func (cf *cleanedFile) open() error {
 	n := cf.pos
 	cf.pos = 0
 	for from := int64(0); from < n; {
-		buf := cf.sc.copy[:min(int64(len(cf.sc.copy)), n-from)]
-		if _, err := s.f.ReadAt(buf, from); err != nil {
+		buf, err := cf.sc.copyAt(s, from, min(int64(len(cf.sc.copy)), n-from))
+		if err != nil {
 			return fmt.Errorf("storage: compact: read segment %d: %w", s.base, err)
 		}
 		if err := cf.th.add(len(buf)); err != nil {
@@ -236,6 +294,13 @@ func (cf *cleanedFile) open() error {
 // wait for (a cache flush has to write out whatever is pending), and no
 // journal commit happens before the final sync.
 func (cf *cleanedFile) write(b []byte) error {
+	if cf.direct { // straight to the disk: nothing piles up in the page cache
+		if err := cf.sc.dw.write(b); err != nil {
+			return fmt.Errorf("storage: compact: write: %w", err)
+		}
+		cf.pos += int64(len(b))
+		return cf.th.add(len(b))
+	}
 	if _, err := cf.sc.w.Write(b); err != nil {
 		return fmt.Errorf("storage: compact: write: %w", err)
 	}
@@ -256,7 +321,12 @@ func (cf *cleanedFile) write(b []byte) error {
 // finish flushes and syncs the file and gives back reserved blocks past its
 // end.
 func (cf *cleanedFile) finish() error {
-	err := cf.sc.w.Flush()
+	var err error
+	if cf.direct {
+		err = cf.sc.dw.finish()
+	} else {
+		err = cf.sc.w.Flush()
+	}
 	if err == nil {
 		err = cf.f.Truncate(cf.pos)
 	}
@@ -314,6 +384,7 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle, sc *cleanScratch)
 			err = cerr
 		}
 		cf.sc.w.Reset(nil)
+		cf.sc.dw.reset(nil)
 	}
 	if err == nil && changed {
 		err = writeSynced(s.prefix+IndexSuffix+cleanedSuffix, appendOffEntries(nil, m.off))
@@ -333,3 +404,61 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle, sc *cleanScratch)
 // cleanerSyncEvery is how many cleaned bytes are written between writeback
 // steps.
 const cleanerSyncEvery = 128 << 10
+
+// copyAt reads n bytes of s at pos for copying an unchanged prefix.
+func (sc *cleanScratch) copyAt(s *segment, pos, n int64) ([]byte, error) {
+	if sc.directFile(s) != nil {
+		return sc.readAt(s, pos, n) // n <= copyChunk < the direct read buffer
+	}
+	buf := sc.copy[:n]
+	if _, err := s.f.ReadAt(buf, pos); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// cleanerWriteChunk is the size of one direct write of the cleaner.
+const cleanerWriteChunk = 256 << 10
+
+// directFileWriter writes a file from position 0 with O_DIRECT through an
+// aligned buffer: whole buffers as they fill, the zero-padded rest at finish
+// (the caller then truncates the file to its real size).
+type directFileWriter struct {
+	f   *os.File
+	buf []byte // aligned, compactChunk
+	n   int    // bytes buffered
+	off int64  // file position of buf[0]
+}
+
+func (w *directFileWriter) reset(f *os.File) {
+	w.f, w.n, w.off = f, 0, 0
+	if f != nil && w.buf == nil {
+		w.buf = alignedBuf(cleanerWriteChunk)
+	}
+}
+
+func (w *directFileWriter) write(b []byte) error {
+	for len(b) > 0 {
+		c := copy(w.buf[w.n:], b)
+		w.n += c
+		b = b[c:]
+		if w.n == len(w.buf) {
+			if _, err := w.f.WriteAt(w.buf, w.off); err != nil {
+				return err
+			}
+			w.off += int64(w.n)
+			w.n = 0
+		}
+	}
+	return nil
+}
+
+func (w *directFileWriter) finish() error {
+	if w.n == 0 {
+		return nil
+	}
+	end := int(alignUp(int64(w.n)))
+	clear(w.buf[w.n:end])
+	_, err := w.f.WriteAt(w.buf[:end], w.off)
+	return err
+}

@@ -161,13 +161,17 @@ func activeBase(l *Log) int64 {
 	return segs[len(segs)-1].BaseOffset
 }
 
+// TestCompactProperty, for page-cache logs and for direct logs (whose
+// cleaner reads and writes with O_DIRECT: a cleaned file left padded would
+// show as a truncation in the full scan at reopen).
 func TestCompactProperty(t *testing.T) {
 	for seed := uint64(1); seed <= 6; seed++ {
 		for _, tombsGone := range []bool{false, true} {
-			t.Run(fmt.Sprintf("seed%d/tombsGone=%v", seed, tombsGone), func(t *testing.T) {
+			direct := seed%2 == 0
+			t.Run(fmt.Sprintf("seed%d/tombsGone=%v/direct=%v", seed, tombsGone, direct), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(seed, 7))
 				dir := t.TempDir()
-				opts := Options{SegmentBytes: 1024 + int64(rng.IntN(2048)), IndexIntervalBytes: 256}
+				opts := Options{SegmentBytes: 1024 + int64(rng.IntN(2048)), IndexIntervalBytes: 256, Fsync: direct, DirectIO: direct}
 				l := openLog(t, dir, opts, nil)
 				written := compactWorkload(t, l, rng, 150+rng.IntN(150), 3+rng.IntN(20))
 				if err := l.Sync(); err != nil {

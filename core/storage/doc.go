@@ -116,6 +116,13 @@
 // concurrent producers share fsyncs. Without Options.Fsync the high watermark
 // equals the log end offset at once and the Flusher syncs in the background
 // every Options.FlushInterval.
+//
+// With Options.Fsync and Options.DirectIO, Append copies into an aligned
+// in-memory tail instead of writing, and the flush pass writes the tail with
+// O_DIRECT before it syncs; reads use O_DIRECT and a read-ahead cache. On disk
+// the format is the same, except that the active segment may end in zero
+// padding up to a 4 KiB boundary until it is sealed or closed (recovery cuts
+// it as a torn tail). See direct.go.
 package storage
 
 // On-disk names and sizes: part of the format.
