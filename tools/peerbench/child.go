@@ -181,7 +181,7 @@ func (b *broker) startStreamd(ctx context.Context, o options, dir string) error 
 		return err
 	}
 	b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "serve", "--listen", b.addr, "--data-dir", filepath.Join(dir, "data"))
+	cmd := exec.Command(bin, "serve", "--listen", b.addr, "--data-dir", filepath.Join(dir, "data"), "--admin-listen=") // no admin listener: nothing to collide with
 	if err := b.start(cmd); err != nil {
 		return err
 	}
