@@ -17,8 +17,9 @@ import (
 // Chunks hold only bytes below the readable limit at the time they were read;
 // those never change for a segment (the direct tail rewrites its last block
 // with identical leading bytes, and the cleaner writes new segments), so a
-// chunk stays valid as long as it is cached. A chunk holds a reference to its
-// segment; FileReads hold a reference to the chunks they send.
+// chunk stays valid as long as it is cached. A chunk names its segment only to
+// be found (it holds no reference, so a deleted segment's file is not kept
+// open by the cache); FileReads hold a reference to the chunks they send.
 
 const (
 	raAhead     = 4 * directChunk // read this far past the end of a direct read
@@ -29,7 +30,7 @@ const (
 var raChunksInUse atomic.Int64
 
 type raChunk struct {
-	seg  *segment
+	seg  *segment // identity only
 	pos  int64  // file position of data[0], a multiple of directChunk
 	data []byte // directChunk bytes
 	buf  *[]byte
@@ -39,7 +40,6 @@ type raChunk struct {
 func (c *raChunk) release() {
 	if c.refs.Add(-1) == 0 {
 		directBufs.Put(c.buf)
-		c.seg.release()
 		raChunksInUse.Add(-1)
 	}
 }
@@ -143,7 +143,6 @@ func (ra *readAhead) fill(seg *segment, first, stop int64) {
 		}
 		c := &raChunk{seg: seg, pos: p, data: (*buf)[:directChunk], buf: buf}
 		c.refs.Store(1)
-		seg.acquire()
 		var evict *raChunk
 		ra.mu.Lock()
 		ra.chunks = append(ra.chunks, c)
