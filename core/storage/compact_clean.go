@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"syscall"
 
 	"github.com/streamd/streamd/core/batch"
 )
@@ -244,11 +243,11 @@ func (cf *cleanedFile) open() error {
 	s := cf.s
 	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
 	if cf.sc.direct {
-		flags |= directFlag | syscall.O_DSYNC
+		flags |= directFlag | directSyncFlag
 	}
 	f, err := os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, flags, 0o644)
 	if err != nil && cf.sc.direct { // refused: write through the page cache
-		flags &^= directFlag | syscall.O_DSYNC
+		flags &^= directFlag | directSyncFlag
 		f, err = os.OpenFile(s.prefix+LogSuffix+cleanedSuffix, flags, 0o644)
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 // fails first and the log never uses direct reads.
 const directFlag = 0
 
+const directSyncFlag = 0
+
 // openDirect: direct appends are implemented for Linux only.
 func openDirect(string) (*os.File, error) {
 	return nil, errors.New("direct I/O is supported on Linux only")
