@@ -15,3 +15,13 @@ func threadNice(t *testing.T) int {
 	}
 	return 20 - int(r)
 }
+
+// threadPolicy returns the scheduling policy of the calling thread.
+func threadPolicy(t *testing.T) int {
+	t.Helper()
+	r, _, errno := syscall.RawSyscall(syscall.SYS_SCHED_GETSCHEDULER, uintptr(syscall.Gettid()), 0, 0)
+	if errno != 0 {
+		t.Fatalf("sched_getscheduler: %v", errno)
+	}
+	return int(r)
+}

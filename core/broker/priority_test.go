@@ -25,24 +25,25 @@ func TestExtraProc(t *testing.T) {
 	}
 }
 
-// TestLowerThreadPriority: the calling thread gets nice 19, other threads keep theirs.
+// TestLowerThreadPriority: the calling thread gets nice 19 and SCHED_IDLE, other
+// threads keep theirs.
 func TestLowerThreadPriority(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("thread priorities are only lowered on Linux")
 	}
-	done := make(chan int)
+	done := make(chan [2]int)
 	go func() {
 		if err := lowerThreadPriority(); err != nil {
 			t.Error(err)
 		}
-		done <- threadNice(t)
+		done <- [2]int{threadNice(t), threadPolicy(t)}
 	}() // ends locked: its thread goes with it
-	if n := <-done; n != 19 {
-		t.Fatalf("nice %d on the lowered thread, want 19", n)
+	if got := <-done; got != [2]int{19, schedIdle} {
+		t.Fatalf("nice %d, policy %d on the lowered thread, want 19 and SCHED_IDLE (%d)", got[0], got[1], schedIdle)
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if n := threadNice(t); n == 19 {
-		t.Fatal("another thread got nice 19 too")
+	if n, p := threadNice(t), threadPolicy(t); n == 19 || p == schedIdle {
+		t.Fatalf("another thread got nice %d, policy %d too", n, p)
 	}
 }
