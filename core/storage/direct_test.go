@@ -2,6 +2,8 @@ package storage
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -334,5 +336,44 @@ func TestDirectReadAhead(t *testing.T) {
 	}
 	if n := raChunksInUse.Load(); n != 0 {
 		t.Errorf("%d read-ahead chunks still in use after Close", n)
+	}
+}
+
+// TestDirectWriteFailureFailsLog: a direct write that fails (here: the handle
+// cannot write; on a real machine: a full disk) fails the log like a failed
+// buffered write: waiters get ErrFailed, nothing unsynced becomes visible,
+// what was synced stays readable, and a reopen continues after it.
+func TestDirectWriteFailureFailsLog(t *testing.T) {
+	dir := t.TempDir()
+	l := openDirectLog(t, dir, directOpts, stoppedFlusher())
+	mustAppend(t, l, testBatch(2, 0, "ok"))
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	seg := l.segs[len(l.segs)-1]
+	ro, err := os.Open(seg.prefix + LogSuffix) // read-only: the next direct write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg.dio.f.Close()
+	seg.dio.f = ro
+	l.mu.Unlock()
+	res := mustAppend(t, l, testBatch(1, 0, "lost"))
+	if err := l.Sync(); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Sync after a failed direct write = %v, want ErrFailed", err)
+	}
+	if err := l.WaitDurable(context.Background(), res.LastOffset); !errors.Is(err, ErrFailed) {
+		t.Errorf("WaitDurable = %v, want ErrFailed", err)
+	}
+	if hwm := l.HighWatermark(); hwm != 2 {
+		t.Errorf("high watermark %d after the failure, want 2 (the synced records)", hwm)
+	}
+	checkContiguous(t, readAllRecords(t, l), 0, 2)
+	l.Close()
+	l2 := openDirectLog(t, dir, directOpts, nil)
+	checkContiguous(t, readAllRecords(t, l2), 0, 2)
+	if r := mustAppend(t, l2, testBatch(1, 0, "again")); r.BaseOffset != 2 {
+		t.Errorf("append after reopen at %d, want 2", r.BaseOffset)
 	}
 }

@@ -248,9 +248,10 @@ func (l *Log) Close() error {
 	l.segs, l.unsynced, l.released = nil, nil, true
 	if len(segs) > 0 {
 		if a := segs[len(segs)-1]; a.dio != nil {
-			// Cut the padding of the last direct write; a crash before this
-			// is durable leaves zeros that the next Open cuts as a torn tail.
-			if terr := a.f.Truncate(a.size); terr == nil {
+			// Cut the padding of the last direct write (not after a failed
+			// flush: then a.size holds bytes never written). A crash before
+			// this is durable leaves zeros the next Open cuts as a torn tail.
+			if err == nil && a.f.Truncate(a.size) == nil {
 				_ = fdatasync(a.f)
 			}
 			a.dio.close()

@@ -31,8 +31,8 @@ var raChunksInUse atomic.Int64
 
 type raChunk struct {
 	seg  *segment // identity only
-	pos  int64  // file position of data[0], a multiple of directChunk
-	data []byte // directChunk bytes
+	pos  int64    // file position of data[0], a multiple of directChunk
+	data []byte   // directChunk bytes
 	buf  *[]byte
 	refs atomic.Int32 // the cache's, plus one per FileRead sending it
 }
