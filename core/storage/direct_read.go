@@ -11,8 +11,9 @@ import (
 // Direct reads. A direct log (Options.DirectIO) never puts its data in the page
 // cache when it writes, so a consumer reading recent data would make the kernel
 // allocate page-cache pages just to copy them once to a socket. Instead ReadFile
-// hands out an O_DIRECT read handle (FileRead.Direct) and SendDirect copies the
-// range with aligned reads into a reused buffer.
+// reads the range with O_DIRECT into reused 1 MiB buffers (or takes it from the
+// read-ahead cache, readahead.go), finds the batch boundaries in memory and
+// hands the bytes out as FileRead.Mem.
 
 // directChunk is the size of one direct read.
 const directChunk = 1 << 20
@@ -60,39 +61,40 @@ func (s *segment) directReader() *os.File {
 	return s.rdio
 }
 
-// SendDirect writes n bytes of f (an O_DIRECT handle from FileRead.Direct) at
-// off to w, reading whole aligned blocks into a reused buffer. If the very
-// first read is refused for alignment (EINVAL), it copies from fallback (a
-// buffered handle of the same file) instead.
-func SendDirect(w io.Writer, f, fallback *os.File, off, n int64) error {
-	bp := directBufs.Get()
-	defer directBufs.Put(bp)
-	buf := *bp
-	first := true
-	for n > 0 {
-		aoff := alignDown(off)
-		skip := off - aoff
-		want := min(int64(len(buf)), alignUp(skip+n))
-		r, err := pread(f, buf[:want], aoff)
-		if err != nil {
-			if first && errors.Is(err, syscall.EINVAL) && fallback != nil {
-				_, err = io.Copy(w, io.NewSectionReader(fallback, off, n))
-				return err
-			}
-			return fmt.Errorf("storage: direct read: %w", err)
+// maxDirectRead bounds what one ReadFile reads into memory for a direct log
+// (a fetch may return less than it asked for; the client asks again).
+const maxDirectRead = 8 << 20
+
+// readDirect reads the whole batches from pos (the first one first bytes long,
+// always whole) up to limit, at most maxDirectRead unless the first batch is
+// larger, with O_DIRECT into pooled chunks. ok is false when the file system
+// refuses the read (the caller uses the page cache then).
+func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok bool, err error) {
+	want := max(first, min(limit, pos+maxDirectRead)-pos)
+	to := pos + want
+	start := pos &^ (directChunk - 1)
+	m.start = start
+	for p := start; p < to; p += directChunk {
+		n := min(directChunk, alignUp(to)-p)
+		buf := directBufs.Get()
+		r, rerr := pread(f, (*buf)[:n], p)
+		c := &raChunk{pos: p, buf: buf, data: (*buf)[:max(r, 0)]}
+		c.refs.Store(1)
+		m.chunks = append(m.chunks, c)
+		switch {
+		case rerr != nil && p == start && errors.Is(rerr, syscall.EINVAL):
+			m.release()
+			return 0, memRange{}, false, nil
+		case rerr != nil:
+			m.release()
+			return 0, memRange{}, false, fmt.Errorf("storage: direct read: %w", rerr)
+		case int64(r) < min(n, to-p):
+			m.release()
+			return 0, memRange{}, false, fmt.Errorf("storage: direct read at %d: %w", p, io.ErrUnexpectedEOF)
 		}
-		first = false
-		if int64(r) <= skip {
-			return io.ErrUnexpectedEOF // the file is shorter than promised
-		}
-		chunk := min(int64(r)-skip, n)
-		if _, err := w.Write(buf[skip : skip+chunk]); err != nil {
-			return err
-		}
-		off += chunk
-		n -= chunk
 	}
-	return nil
+	end = m.walk(pos, first, min(limit, to))
+	return end, m, true, nil
 }
 
 // pread is one pread(2): os.File.ReadAt would retry a short read at an

@@ -42,7 +42,7 @@ func sendAll(t *testing.T, l *Log, from int64) []byte {
 		}
 		send := r.Sender()
 		if send == nil {
-			t.Fatalf("ReadFile(%d) of a direct log is neither direct nor in memory", off)
+			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
 		}
 		start := out.Len()
 		if err := send(&out); err != nil {
@@ -267,8 +267,8 @@ func TestDirectRefusedFallsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Release()
-	if r.Direct != nil || r.Len == 0 {
-		t.Fatalf("ReadFile: direct handle %v, %d bytes; want a plain file range", r.Direct, r.Len)
+	if r.Mem != nil || r.Len == 0 {
+		t.Fatalf("ReadFile: %d bytes in memory of %d; want a plain file range", len(r.Mem), r.Len)
 	}
 	checkContiguous(t, readAllRecords(t, l), 0, 60)
 }
@@ -305,10 +305,12 @@ func TestDirectReadAhead(t *testing.T) {
 			t.Fatal(err)
 		}
 		switch {
-		case r.Mem != nil:
+		case r.FromCache:
 			fromMem++
-		case r.Direct != nil:
+		case r.Mem != nil:
 			direct++
+		default:
+			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
 		}
 		if err := r.Sender()(&got); err != nil {
 			t.Fatal(err)

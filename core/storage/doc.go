@@ -119,7 +119,8 @@
 //
 // With Options.Fsync and Options.DirectIO, Append copies into an aligned
 // in-memory tail instead of writing, and the flush pass writes the tail with
-// O_DIRECT before it syncs; reads use O_DIRECT and a read-ahead cache. On disk
+// O_DIRECT before it syncs; ReadFile reads with O_DIRECT (or from a read-ahead
+// cache) and returns the bytes in memory. On disk
 // the format is the same, except that the active segment may end in zero
 // padding up to a 4 KiB boundary until it is sealed or closed (recovery cuts
 // it as a torn tail). See direct.go.

@@ -30,7 +30,7 @@ const (
 var raChunksInUse atomic.Int64
 
 type raChunk struct {
-	seg  *segment // identity only
+	seg  *segment // identity only; nil: a direct read's chunk, not cached
 	pos  int64    // file position of data[0], a multiple of directChunk
 	data []byte   // directChunk bytes
 	buf  *[]byte
@@ -40,7 +40,9 @@ type raChunk struct {
 func (c *raChunk) release() {
 	if c.refs.Add(-1) == 0 {
 		directBufs.Put(c.buf)
-		raChunksInUse.Add(-1)
+		if c.seg != nil {
+			raChunksInUse.Add(-1)
+		}
 	}
 }
 
@@ -178,7 +180,33 @@ type memRange struct {
 	start  int64 // chunks[0].pos
 }
 
-func (m memRange) end() int64 { return m.start + int64(len(m.chunks))*directChunk }
+// end is the file position after the last byte held (a direct read's last
+// chunk may be short).
+func (m memRange) end() int64 {
+	last := m.chunks[len(m.chunks)-1]
+	return last.pos + int64(len(last.data))
+}
+
+// walk returns the end of the whole batches from pos (the first one first
+// bytes long, which the range must hold) up to min(limit, m.end()).
+func (m memRange) walk(pos, first, limit int64) int64 {
+	avail := min(limit, m.end())
+	end := pos + first
+	var hdr [batch.HeaderLen]byte
+	for end+batch.HeaderLen <= avail {
+		m.copyAt(hdr[:], end)
+		h, err := batch.ParseHeader(hdr[:])
+		if err != nil {
+			break
+		}
+		n := int64(h.TotalSize())
+		if n < batch.HeaderLen || end+n > avail {
+			break
+		}
+		end += n
+	}
+	return end
+}
 
 // copyAt copies len(dst) bytes at file position p (within the range).
 func (m memRange) copyAt(dst []byte, p int64) {

@@ -15,8 +15,8 @@ import (
 type FileRead struct {
 	HighWatermark, LogStartOffset, LastStableOffset int64
 	File                                            *os.File
-	Direct                                          *os.File // non-nil: send with SendDirect(w, Direct, File, Pos, Len)
-	Mem                                             [][]byte // non-nil: the range is in memory (read-ahead); send these
+	Mem                                             [][]byte // non-nil: the range is in memory (direct logs); send these
+	FromCache                                       bool     // Mem came from the read-ahead cache
 	Pos, Len                                        int64
 	release                                         func()
 }
@@ -25,24 +25,20 @@ type FileRead struct {
 const prefetchBytes = 4 << 20
 
 // Sender returns how to write the range when sendfile(2) of File must not be
-// used: from memory (Mem) or with direct reads (Direct). nil means send File.
+// used (it is in memory: Mem). nil means send File.
 func (r *FileRead) Sender() func(w io.Writer) error {
-	switch {
-	case r.Mem != nil:
-		mem := r.Mem
-		return func(w io.Writer) error {
-			for _, b := range mem {
-				if _, err := w.Write(b); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-	case r.Direct != nil:
-		direct, file, pos, n := r.Direct, r.File, r.Pos, r.Len
-		return func(w io.Writer) error { return SendDirect(w, direct, file, pos, n) }
+	if r.Mem == nil {
+		return nil
 	}
-	return nil
+	mem := r.Mem
+	return func(w io.Writer) error {
+		for _, b := range mem {
+			if _, err := w.Write(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // Release lets the segment file go.
@@ -69,13 +65,11 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 	}
 	limit := min(pos+int64(max(maxBytes, 0)), v.limit)
 	if l.direct() {
-		if end, m, ok := l.readCached(v.seg, pos, int64(h.TotalSize()), limit); ok {
-			res.Mem, res.Pos, res.Len = m.slices(pos, end), pos, end-pos
-			res.File = v.seg.f
-			seg := v.seg
-			res.release = func() { m.release(); seg.release() }
-			l.ra.schedule(v.seg, end, v.limit)
-			return res, nil
+		if ok, err := l.readMem(&res, v.seg, pos, int64(h.TotalSize()), limit, v.limit); ok || err != nil {
+			if err != nil {
+				v.seg.release()
+			}
+			return res, err
 		}
 	}
 	// Whole batches: the first one always (KIP-74), then as many as fit.
@@ -92,18 +86,35 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 		}
 		end += n
 	}
-	if l.direct() {
-		res.Direct = v.seg.directReader()
-		l.ra.schedule(v.seg, end, v.limit)
-	}
-	if res.Direct == nil {
-		// Start reading what a sequential consumer asks for next, so the
-		// next fetch finds it in the page cache.
-		prefetch(v.seg.f, end, prefetchBytes)
-	}
+	// Start reading what a sequential consumer asks for next, so the next
+	// fetch finds it in the page cache.
+	prefetch(v.seg.f, end, prefetchBytes)
 	res.File, res.Pos, res.Len = v.seg.f, pos, end-pos
 	res.release = v.seg.release
 	return res, nil
+}
+
+// readMem answers a direct log's read from memory: from the read-ahead cache,
+// else with one direct read of the range; either way it schedules read-ahead
+// past the end. ok is false (and err nil) when O_DIRECT is refused: read
+// through the page cache then. On success res holds seg's reference.
+func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit int64) (bool, error) {
+	end, m, ok := l.readCached(seg, pos, first, limit)
+	res.FromCache = ok
+	if !ok {
+		f := seg.directReader()
+		if f == nil {
+			return false, nil
+		}
+		var err error
+		if end, m, ok, err = readDirect(f, pos, first, limit); !ok {
+			return false, err
+		}
+	}
+	res.Mem, res.File, res.Pos, res.Len = m.slices(pos, end), seg.f, pos, end-pos
+	res.release = func() { m.release(); seg.release() }
+	l.ra.schedule(seg, end, segLimit)
+	return true, nil
 }
 
 // readCached returns the end of the whole batches from pos (the first one
@@ -115,24 +126,9 @@ func (l *Log) readCached(seg *segment, pos, first, limit int64) (end int64, m me
 		return 0, memRange{}, false
 	}
 	m = memRange{chunks: cs, start: cs[0].pos}
-	avail := min(m.end(), max(limit, pos+first))
-	end = pos + first
-	if end > avail {
+	if pos+first > m.end() {
 		m.release()
 		return 0, memRange{}, false
 	}
-	var hdr [batch.HeaderLen]byte
-	for end+batch.HeaderLen <= min(limit, avail) {
-		m.copyAt(hdr[:], end)
-		h, err := batch.ParseHeader(hdr[:])
-		if err != nil {
-			break
-		}
-		n := int64(h.TotalSize())
-		if n < batch.HeaderLen || end+n > min(limit, avail) {
-			break
-		}
-		end += n
-	}
-	return end, m, true
+	return m.walk(pos, first, limit), m, true
 }
