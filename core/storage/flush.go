@@ -176,7 +176,6 @@ func (l *Log) syncJob(j *flushJob) error {
 	if err := fdatasync(s.f); err != nil {
 		return fmt.Errorf("fdatasync %s: %w", s.prefix+LogSuffix, err)
 	}
-
 	if j.sealed {
 		return syncIndexFiles(s)
 	}

@@ -186,6 +186,11 @@ func (l *Log) rollLocked() (*segment, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.attachDirect(ns); err != nil { // cannot fail for an empty segment
+		ns.remove()
+		ns.release()
+		return nil, err
+	}
 	old.sealed = true
 	if old.dio == nil { // a direct segment is cut by its last flush
 		old.trimReserved()
@@ -197,9 +202,6 @@ func (l *Log) rollLocked() (*segment, error) {
 	}
 	l.segs = append(l.segs, ns)
 	l.dirDirty = true
-	if err := l.attachDirect(ns); err != nil {
-		return nil, err
-	}
 	return ns, nil
 }
 
