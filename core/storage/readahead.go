@@ -143,6 +143,7 @@ func (ra *readAhead) fill(seg *segment, first, stop int64) {
 			raChunksInUse.Add(-1)
 			return
 		}
+		ioStats.readAheadChunks.Add(1)
 		c := &raChunk{seg: seg, pos: p, data: (*buf)[:directChunk], buf: buf}
 		c.refs.Store(1)
 		var evict *raChunk

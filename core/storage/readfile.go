@@ -111,6 +111,13 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 			return false, err
 		}
 	}
+	if res.FromCache {
+		ioStats.cacheReads.Add(1)
+		ioStats.cacheReadBytes.Add(end - pos)
+	} else {
+		ioStats.directReads.Add(1)
+		ioStats.directReadBytes.Add(end - pos)
+	}
 	res.Mem, res.File, res.Pos, res.Len = m.slices(pos, end), seg.f, pos, end-pos
 	res.release = func() { m.release(); seg.release() }
 	l.ra.schedule(seg, end, segLimit)

@@ -1,0 +1,82 @@
+package broker_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/streamd/streamd/core/broker/brokertest"
+)
+
+// TestDirectIOConsume: with the default log.direct.io a consumer reading a
+// partition from the start gets every record intact, its first fetch read from
+// disk with O_DIRECT and later ones answered from the read-ahead cache, as the
+// metrics show.
+func TestDirectIOConsume(t *testing.T) {
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
+		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
+	} else {
+		f.Close()
+		os.Remove(probe)
+	}
+	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	before := scrapeMetrics(t, b.AdminAddr())
+	createTopic(t, newAdmin(t, b.Addr()), "dio", 1, nil)
+	cl := newClient(t, b.Addr(), kgo.DefaultProduceTopic("dio"), kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const n, size = 200, 40 << 10 // 8 MB: several read-ahead chunks
+	value := func(i int) []byte {
+		v := make([]byte, size-i)
+		rng := rand.New(rand.NewPCG(uint64(i), 1))
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		return v
+	}
+	for i := range n {
+		cl.Produce(ctxT(t, 30*time.Second), &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, nil)
+	}
+	if err := cl.Flush(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	cons := newClient(t, b.Addr(), kgo.ConsumeTopics("dio"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxPartitionBytes(1<<20))
+	got := 0
+	ctx := ctxT(t, 30*time.Second)
+	for got < n {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset != int64(got) || string(r.Key) != fmt.Sprintf("k%d", got) || !bytes.Equal(r.Value, value(got)) {
+				t.Fatalf("record %d: offset %d key %q, %d-byte value", got, r.Offset, r.Key, len(r.Value))
+			}
+			got++
+		})
+		time.Sleep(20 * time.Millisecond) // a consumer's processing time: the read-ahead has time to run
+	}
+	after := scrapeMetrics(t, b.AdminAddr())
+	delta := func(name string) float64 { return after[name] - before[name] }
+	if d := delta("streamd_fetch_direct_reads_total"); d < 1 {
+		t.Errorf("direct reads: %v, want at least the first fetch", d)
+	}
+	if d := delta("streamd_fetch_readahead_hits_total"); d < 1 {
+		t.Errorf("read-ahead hits: %v, want later fetches answered from the cache", d)
+	}
+	if d := delta("streamd_readahead_chunks_read_total"); d < 1 {
+		t.Errorf("read-ahead chunks: %v", d)
+	}
+	if d := delta("streamd_fetch_direct_read_bytes_total") + delta("streamd_fetch_readahead_hit_bytes_total"); d < n*size/2 {
+		t.Errorf("direct and cached fetch bytes %v, want about the %d bytes produced", d, n*size)
+	}
+}
