@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -192,21 +193,13 @@ func (m memRange) end() int64 {
 // bytes long, which the range must hold) up to min(limit, m.end()).
 func (m memRange) walk(pos, first, limit int64) int64 {
 	avail := min(limit, m.end())
-	end := pos + first
-	var hdr [batch.HeaderLen]byte
-	for end+batch.HeaderLen <= avail {
-		m.copyAt(hdr[:], end)
-		h, err := batch.ParseHeader(hdr[:])
-		if err != nil {
-			break
+	return wholeBatchesFrom(pos+first, avail, func(p int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
+		if p+batch.HeaderLen > avail {
+			return batch.Header{}, io.ErrUnexpectedEOF
 		}
-		n := int64(h.TotalSize())
-		if n < batch.HeaderLen || end+n > avail {
-			break
-		}
-		end += n
-	}
-	return end
+		m.copyAt(buf[:], p)
+		return batch.ParseHeader(buf[:])
+	})
 }
 
 // copyAt copies len(dst) bytes at file position p (within the range).

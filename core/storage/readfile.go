@@ -73,19 +73,7 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 		}
 	}
 	// Whole batches: the first one always (KIP-74), then as many as fit.
-	end := pos + int64(h.TotalSize())
-	var hdr [batch.HeaderLen]byte
-	for end < limit {
-		nh, err := v.seg.readHeader(end, &hdr)
-		if err != nil {
-			break
-		}
-		n := int64(nh.TotalSize())
-		if n < batch.HeaderLen || end+n > limit {
-			break
-		}
-		end += n
-	}
+	end := wholeBatchesFrom(pos+int64(h.TotalSize()), limit, v.seg.readHeader)
 	// Start reading what a sequential consumer asks for next, so the next
 	// fetch finds it in the page cache.
 	prefetch(v.seg.f, end, prefetchBytes)
@@ -138,4 +126,23 @@ func (l *Log) readCached(seg *segment, pos, first, limit int64) (end int64, m me
 		return 0, memRange{}, false
 	}
 	return m.walk(pos, first, limit), m, true
+}
+
+// wholeBatchesFrom extends end (a batch boundary) over the whole batches that
+// end by limit, reading each header with header; it stops at the first one
+// that does not fit or cannot be read.
+func wholeBatchesFrom(end, limit int64, header func(pos int64, buf *[batch.HeaderLen]byte) (batch.Header, error)) int64 {
+	var hdr [batch.HeaderLen]byte
+	for end < limit {
+		h, err := header(end, &hdr)
+		if err != nil {
+			break
+		}
+		n := int64(h.TotalSize())
+		if n < batch.HeaderLen || end+n > limit {
+			break
+		}
+		end += n
+	}
+	return end
 }
