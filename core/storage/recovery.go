@@ -179,6 +179,7 @@ func (l *Log) recover() error {
 		next, s.next = n, n
 		if end < s.size {
 			dropped := s.size - end
+			padding := i == len(l.segs)-1 && dropped < dioAlign && allZero(s.f, end, dropped)
 			if err := s.f.Truncate(end); err != nil {
 				return fmt.Errorf("storage: truncate: %w", err)
 			}
@@ -189,6 +190,11 @@ func (l *Log) recover() error {
 			s.size = end
 			dropped += l.dropFrom(i + 1)
 			l.stats.BytesTruncated += dropped
+			if padding { // the padding of a direct write, or blocks a crash left zeroed: no batch lost
+				l.logger.Info("storage: cut zeros after the last batch",
+					"segment", filepath.Base(s.prefix+LogSuffix), "position", end, "bytes", dropped)
+				break
+			}
 			l.logger.Warn("storage: truncated torn or corrupt log tail",
 				"segment", filepath.Base(s.prefix+LogSuffix), "position", end, "offset", next, "bytes_dropped", dropped)
 			break
@@ -410,4 +416,18 @@ func (l *Log) scanSegment(s *segment, from, next int64) (int64, int64, error) {
 		return pos, next, nil
 	}
 	return pos, next, nil
+}
+
+// allZero reports whether the n bytes of f at off are all zero (n is small).
+func allZero(f *os.File, off, n int64) bool {
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, off); err != nil {
+		return false
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
