@@ -15,14 +15,10 @@ import (
 )
 
 // PluginPrefix starts the name of a Wasm assignor: "wasm:NAME".
-const PluginPrefix = "wasm:"
+const PluginPrefix = wasmhost.PluginPrefix
 
-// PluginSource hands out the current version of an uploaded plugin; release must be
-// called once the call is done (core/registry's Registry implements it, so a new version
-// takes over between two assignments).
-type PluginSource interface {
-	Acquire(name string, kind wasmhost.Kind) (p *wasmhost.Plugin, release func(), err error)
-}
+// PluginSource hands out the current version of an uploaded plugin (wasmhost.Source).
+type PluginSource = wasmhost.Source
 
 type wasmAssignor struct {
 	name string

@@ -13,15 +13,10 @@ import (
 )
 
 // PluginPrefix starts the name of a Wasm partitioner: "wasm:NAME".
-const PluginPrefix = "wasm:"
+const PluginPrefix = wasmhost.PluginPrefix
 
-// PluginSource hands out the current version of an uploaded plugin; release must be
-// called once the call is done. core/registry's Registry implements it, so that a new
-// version of the plugin takes over between two calls while a call in flight finishes on
-// the version it started with.
-type PluginSource interface {
-	Acquire(name string, kind wasmhost.Kind) (p *wasmhost.Plugin, release func(), err error)
-}
+// PluginSource hands out the current version of an uploaded plugin (wasmhost.Source).
+type PluginSource = wasmhost.Source
 
 type wasmPartitioner struct {
 	name string // plugin name

@@ -10,6 +10,19 @@ import (
 	"github.com/tetratelabs/wazero/api"
 )
 
+// PluginPrefix starts the name of a strategy (partitioner or assignor) that runs an
+// uploaded plugin: "wasm:NAME". (core/config has the same literal: it may not import
+// this package.)
+const PluginPrefix = "wasm:"
+
+// Source hands out the current version of an uploaded plugin; release must be called
+// once the call is done. core/registry's Registry implements it, so that a new version
+// of a plugin takes over between two calls while a call in flight finishes on the
+// version it started with.
+type Source interface {
+	Acquire(name string, kind Kind) (p *Plugin, release func(), err error)
+}
+
 // Kind is what a plugin implements.
 type Kind uint8
 
