@@ -76,11 +76,7 @@ func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok 
 	m.start = start
 	for p := start; p < to; p += directChunk {
 		n := min(directChunk, alignUp(to)-p)
-		buf := directBufs.Get()
-		r, rerr := pread(f, (*buf)[:n], p)
-		c := &raChunk{pos: p, buf: buf, data: (*buf)[:max(r, 0)]}
-		c.refs.Store(1)
-		m.chunks = append(m.chunks, c)
+		c, rerr := readChunk(f, p, n)
 		switch {
 		case rerr != nil && p == start && errors.Is(rerr, syscall.EINVAL):
 			m.release()
@@ -88,7 +84,9 @@ func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok 
 		case rerr != nil:
 			m.release()
 			return 0, memRange{}, false, fmt.Errorf("storage: direct read: %w", rerr)
-		case int64(r) < min(n, to-p):
+		}
+		m.chunks = append(m.chunks, c)
+		if int64(len(c.data)) < min(n, to-p) {
 			m.release()
 			return 0, memRange{}, false, fmt.Errorf("storage: direct read at %d: %w", p, io.ErrUnexpectedEOF)
 		}

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 
@@ -33,7 +34,7 @@ var raChunksInUse atomic.Int64
 type raChunk struct {
 	seg  *segment // identity only; nil: a direct read's chunk, not cached
 	pos  int64    // file position of data[0], a multiple of directChunk
-	data []byte   // directChunk bytes
+	data []byte   // directChunk bytes when cached; a direct read's last chunk may be short
 	buf  *[]byte
 	refs atomic.Int32 // the cache's, plus one per FileRead sending it
 }
@@ -128,37 +129,70 @@ func (ra *readAhead) fill(seg *segment, first, stop int64) {
 		ra.mu.Lock()
 		cached, closed := ra.find(seg, p) >= 0, ra.closed
 		ra.mu.Unlock()
-		if closed {
+		if closed || raChunksInUse.Load() >= raMaxChunks {
 			return
 		}
 		if cached {
 			continue
 		}
-		if raChunksInUse.Add(1) > raMaxChunks {
-			raChunksInUse.Add(-1)
-			return
-		}
-		buf := directBufs.Get()
-		if n, err := pread(f, *buf, p); err != nil || n < directChunk {
-			directBufs.Put(buf)
-			raChunksInUse.Add(-1)
+		c, err := readChunk(f, p, directChunk)
+		if err != nil {
 			return
 		}
 		ioStats.readAheadChunks.Add(1)
-		c := &raChunk{seg: seg, pos: p, data: (*buf)[:directChunk], buf: buf}
-		c.refs.Store(1)
-		var evict *raChunk
-		ra.mu.Lock()
-		ra.chunks = append(ra.chunks, c)
-		if len(ra.chunks) > raPerLog {
-			evict = ra.chunks[0]
-			ra.chunks = append(ra.chunks[:0], ra.chunks[1:]...)
-		}
-		ra.mu.Unlock()
-		if evict != nil {
-			evict.release()
+		ok := ra.insert(seg, c, stop)
+		c.release() // the reading reference; the cache took its own
+		if !ok {
+			return
 		}
 	}
+}
+
+// readChunk reads up to n bytes of f at p (both aligned) into a pooled buffer.
+// The chunk has one reference, the caller's.
+func readChunk(f *os.File, p, n int64) (*raChunk, error) {
+	buf := directBufs.Get()
+	r, err := pread(f, (*buf)[:n], p)
+	if err != nil {
+		directBufs.Put(buf)
+		return nil, err
+	}
+	c := &raChunk{pos: p, buf: buf, data: (*buf)[:r]}
+	c.refs.Store(1)
+	return c, nil
+}
+
+// insert caches c, a chunk of seg, if it is whole and wholly below limit (the
+// readable limit of seg when it was read), not cached yet, and the cache has
+// room; the cache takes a reference of its own and evicts its least recently
+// used chunk past raPerLog. It reports whether c was cached.
+func (ra *readAhead) insert(seg *segment, c *raChunk, limit int64) bool {
+	if int64(len(c.data)) != directChunk || c.pos+directChunk > limit {
+		return false
+	}
+	ra.mu.Lock()
+	if ra.closed || ra.find(seg, c.pos) >= 0 {
+		ra.mu.Unlock()
+		return false
+	}
+	if raChunksInUse.Add(1) > raMaxChunks {
+		raChunksInUse.Add(-1)
+		ra.mu.Unlock()
+		return false
+	}
+	var evict *raChunk
+	c.seg = seg
+	c.refs.Add(1)
+	ra.chunks = append(ra.chunks, c)
+	if len(ra.chunks) > raPerLog {
+		evict = ra.chunks[0]
+		ra.chunks = append(ra.chunks[:0], ra.chunks[1:]...)
+	}
+	ra.mu.Unlock()
+	if evict != nil {
+		evict.release()
+	}
+	return true
 }
 
 // close waits for a running fill and drops every chunk (Log.Close).

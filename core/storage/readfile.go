@@ -98,6 +98,9 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 		if end, m, ok, err = readDirect(f, pos, first, limit); !ok {
 			return false, err
 		}
+		for _, c := range m.chunks { // the read-ahead below need not read them again
+			l.ra.insert(seg, c, segLimit)
+		}
 	}
 	if res.FromCache {
 		ioStats.cacheReads.Add(1)
