@@ -32,6 +32,7 @@ type cleanScratch struct {
 	out    []byte       // a rewritten batch
 	w      *bufio.Writer
 	dread  []byte // direct logs: aligned read buffer (compactChunk + 2 blocks, more for a larger batch)
+	dcopy  []byte // direct logs: aligned buffer for copying an unchanged prefix (copyChunk + 2 blocks)
 	dw     directFileWriter
 	direct bool // the pass's log is direct: read and write with O_DIRECT
 }
@@ -102,22 +103,28 @@ func (sc *cleanScratch) readAt(s *segment, pos, want int64) ([]byte, error) {
 		if sc.dread == nil {
 			sc.dread = alignedBuf(max(len(sc.read), compactChunk) + 2*dioAlign)
 		}
-		aoff := alignDown(pos)
-		skip := pos - aoff
-		n, err := pread(f, sc.dread[:alignUp(skip+want)], aoff)
-		if err == nil && int64(n) >= skip+want {
-			return sc.dread[skip : skip+want], nil
-		}
-		if err == nil {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, err
+		return preadAligned(f, sc.dread, pos, want)
 	}
 	chunk := sc.read[:want]
 	if n, err := s.f.ReadAt(chunk, pos); err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
 		return nil, err
 	}
 	return chunk, nil
+}
+
+// preadAligned reads n bytes of f (an O_DIRECT handle) at pos into buf (aligned,
+// at least n plus two blocks long) with one aligned read, and returns them.
+func preadAligned(f *os.File, buf []byte, pos, n int64) ([]byte, error) {
+	aoff := alignDown(pos)
+	skip := pos - aoff
+	r, err := pread(f, buf[:alignUp(skip+n)], aoff)
+	if err == nil && int64(r) < skip+n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	return buf[skip : skip+n], nil
 }
 
 // directFile returns s's O_DIRECT read handle if the pass reads directly.
@@ -405,9 +412,14 @@ func (l *Log) cleanSegment(p planSeg, f *filter, th *throttle, sc *cleanScratch)
 const cleanerSyncEvery = 128 << 10
 
 // copyAt reads n bytes of s at pos for copying an unchanged prefix.
+// Its buffer is not the one forEachBatch walks: the copy happens in the middle
+// of that walk.
 func (sc *cleanScratch) copyAt(s *segment, pos, n int64) ([]byte, error) {
-	if sc.directFile(s) != nil {
-		return sc.readAt(s, pos, n) // n <= copyChunk < the direct read buffer
+	if f := sc.directFile(s); f != nil {
+		if sc.dcopy == nil {
+			sc.dcopy = alignedBuf(copyChunk + 2*dioAlign)
+		}
+		return preadAligned(f, sc.dcopy, pos, n)
 	}
 	buf := sc.copy[:n]
 	if _, err := s.f.ReadAt(buf, pos); err != nil {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -477,4 +478,53 @@ func benchmarkCompact(b *testing.B, codec batch.Codec, random bool) {
 		b.StopTimer()
 		l.Close()
 	}
+}
+
+// TestCompactDirectLongUnchangedPrefix: on a direct log the first batch that
+// loses a record sits early in the cleaner's second read chunk, after more than
+// a copy buffer of unchanged batches. Copying that prefix into the cleaned file
+// must not overwrite the chunk the pass is still walking (it did once: the
+// copy and the walk shared one direct-read buffer).
+func TestCompactDirectLongUnchangedPrefix(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentBytes: 1_500_000, IndexIntervalBytes: 4096, Fsync: true, DirectIO: true}
+	l := openLog(t, dir, opts, nil)
+	if l.noDirect.Load() {
+		t.Skipf("the file system of %s refuses O_DIRECT", dir)
+	}
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	written := map[int64]kv{}
+	add := func(key string, i int) {
+		v := fmt.Sprintf("%s-%d-%s", key, i, strings.Repeat("x", 10_000))
+		b := batch.Build(batch.BuildOptions{ProducerID: -1}, []batch.Record{{Key: []byte(key), Value: []byte(v)}}, ts+int64(i))
+		off := mustAppend(t, l, b).BaseOffset
+		written[off] = kv{off: off, key: key, value: v}
+	}
+	// 10 KB batches: the cleaner's first 1 MiB chunk ends after batch ~104; the
+	// record of batch 107 is superseded in the next segment.
+	for i := range 160 {
+		key := fmt.Sprintf("u%d", i)
+		if i == 107 {
+			key = "dup"
+		}
+		add(key, i)
+	}
+	add("dup", 1000)
+	for i := range 150 { // seal the segment holding the newer "dup" too
+		add(fmt.Sprintf("w%d", i), 2000+i)
+	}
+	if len(l.Segments()) < 3 {
+		t.Fatalf("%d segments, want the first two sealed", len(l.Segments()))
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Compact(CompactOptions{DeleteRetentionMs: int64(24 * time.Hour / time.Millisecond)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Cleaned || res.SegmentsCleaned == 0 {
+		t.Fatalf("nothing cleaned: %+v", res)
+	}
+	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
 }
