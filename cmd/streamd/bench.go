@@ -75,6 +75,7 @@ func newBenchProduceCmd(g *globals) *cobra.Command {
 	f.DurationVar(&cfg.Linger, "linger", 0, "producer linger (0: kgo's default)")
 	f.Int32Var(&cfg.BatchMaxBytes, "batch-max-bytes", 0, "maximum batch size in bytes (0: kgo's default)")
 	f.Float64Var(&cfg.RateLimit, "rate", 0, "records per second over all producers (0: unlimited)")
+	f.DurationVar(&cfg.Warmup, "warmup", 0, "produce at the same rate for this long before measuring (not counted)")
 	return c
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -17,8 +18,17 @@ func TestBenchProduceThenConsume(t *testing.T) {
 	if len(parts) != 2 {
 		t.Fatalf("bench created %d partitions, want 2", len(parts))
 	}
-	r = ok(t, "", b, "bench", "consume", "--topic", "perf", "--records", "3000")
-	if !strings.HasPrefix(r.stdout, "3000 records, ") {
-		t.Fatalf("bench consume printed %q, want a result line for 3000 records", r.stdout)
+	// A warm-up at the same rate is produced but not counted: 300 more
+	// records measured, and the topic holds the warm-up's too.
+	r = ok(t, "", b, "bench", "produce", "--topic", "perf", "--records", "300", "--record-size", "100",
+		"--rate", "2000", "--warmup", "250ms", "--linger", "1ms")
+	if !strings.HasPrefix(r.stdout, "300 records, ") {
+		t.Fatalf("bench produce --warmup printed %q, want a result line for the 300 measured records", r.stdout)
 	}
+	r = ok(t, "", b, "bench", "consume", "--topic", "perf", "--records", "100000", "--duration", "3s")
+	var n int
+	if _, err := fmt.Sscanf(r.stdout, "%d records", &n); err != nil || n < 3400 {
+		t.Fatalf("bench consume printed %q, want all records: 3000 + 300 measured + at least 100 of warm-up", r.stdout)
+	}
+	fails(t, "Warmup: -1s is negative", "", b, "bench", "produce", "--warmup", "-1s", "--records", "10")
 }

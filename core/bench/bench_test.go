@@ -110,6 +110,48 @@ func TestProduceDurationAndRate(t *testing.T) {
 	}
 }
 
+func TestProduceWarmupIsProducedButNotCounted(t *testing.T) {
+	brokers := newCluster(t)
+	ctx := testCtx(t)
+	start := time.Now()
+	res, err := Produce(ctx, ProduceConfig{
+		Brokers: brokers, Topic: "warm", RecordSize: 100, Duration: 500 * time.Millisecond,
+		Warmup: 500 * time.Millisecond, RateLimit: 2000, Acks: -1, Linger: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < time.Second {
+		t.Fatalf("run with 500ms warm-up and 500ms duration took %v, want ≥ 1s", el)
+	}
+	// Counted: the measured 0.5s at 2000/s only.
+	if res.Records < 700 || res.Records > 1100 || res.Elapsed > 900*time.Millisecond {
+		t.Fatalf("result %v: want about 1000 records over about 0.5s (the warm-up not counted)", res)
+	}
+	// Produced: the warm-up's records too.
+	ends, err := kadm.NewClient(mustClient(t, brokers)).ListEndOffsets(ctx, "warm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	if total < res.Records+700 {
+		t.Fatalf("topic holds %d records, want the %d counted plus about 1000 of warm-up", total, res.Records)
+	}
+
+	// A record bound counts measured records only.
+	res, err = Produce(ctx, ProduceConfig{
+		Brokers: brokers, Topic: "warm", RecordSize: 100, Records: 300,
+		Warmup: 300 * time.Millisecond, RateLimit: 2000, Acks: -1, Linger: time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != 300 {
+		t.Fatalf("counted %d records, want exactly the 300 after the warm-up", res.Records)
+	}
+}
+
 func TestProduceReturnsFirstError(t *testing.T) {
 	brokers := newCluster(t)
 	// A record larger than the batch limit fails in the client with MESSAGE_TOO_LARGE.

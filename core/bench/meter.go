@@ -33,7 +33,15 @@ type Meter struct {
 // StartMeter starts the clock. label prefixes progress lines ("produce").
 // progress may be nil. Stop must be called to end the progress goroutine.
 func StartMeter(label string, progress io.Writer) *Meter {
-	m := &Meter{label: label, start: time.Now(), stop: make(chan struct{}), done: make(chan struct{})}
+	return StartMeterAt(label, progress, time.Now())
+}
+
+// StartMeterAt is StartMeter with the clock starting at start, which may lie
+// in the future (the end of a warm-up): no progress line is written before
+// it, and Result.Elapsed is measured from it. Counting what finished before
+// start is up to the caller.
+func StartMeterAt(label string, progress io.Writer, start time.Time) *Meter {
+	m := &Meter{label: label, start: start, stop: make(chan struct{}), done: make(chan struct{})}
 	if progress == nil {
 		close(m.done)
 	} else {
@@ -54,6 +62,9 @@ func (m *Meter) Add(records, bytes int64) {
 	m.records.Add(records)
 	m.bytes.Add(bytes)
 }
+
+// Start is the time the clock started (or starts).
+func (m *Meter) Start() time.Time { return m.start }
 
 // Records is the number of records counted so far.
 func (m *Meter) Records() int64 { return m.records.Load() }
@@ -80,6 +91,9 @@ func (m *Meter) report(w io.Writer) {
 		case <-m.stop:
 			return
 		case now := <-t.C:
+			if now.Before(m.start) {
+				continue // warming up
+			}
 			recs, bytes := m.records.Load(), m.bytes.Load()
 			rate := float64(bytes-lastBytes) / mib / now.Sub(lastAt).Seconds()
 			lastBytes, lastAt = bytes, now

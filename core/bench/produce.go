@@ -41,10 +41,13 @@ func Produce(ctx context.Context, c ProduceConfig) (Result, error) {
 	}
 
 	r := run{cfg: c, payload: Payload(c.RecordSize)}
-	r.pool.New = func() any { return &kgo.Record{Topic: c.Topic, Value: r.payload} }
-	r.meter = StartMeter("produce", c.Progress)
+	r.pool.New = func() any {
+		return &kgo.Record{Topic: c.Topic, Value: r.payload, Context: &sentAt{Context: context.Background()}}
+	}
+	r.measureFrom = time.Now().Add(c.Warmup)
+	r.meter = StartMeterAt("produce", c.Progress, r.measureFrom)
 	if c.Duration > 0 {
-		r.deadline = r.meter.start.Add(c.Duration)
+		r.deadline = r.measureFrom.Add(c.Duration)
 	}
 	var wg sync.WaitGroup
 	for _, cl := range clients {
@@ -63,15 +66,17 @@ func Produce(ctx context.Context, c ProduceConfig) (Result, error) {
 
 // run is the state shared by the producer goroutines of one Produce call.
 type run struct {
-	cfg      ProduceConfig
-	payload  []byte
-	pool     sync.Pool // *kgo.Record, reused after their promise ran
-	meter    *Meter
-	deadline time.Time // zero = no time bound
-	issued   atomic.Int64
-	stopped  atomic.Bool
-	errMu    sync.Mutex
-	first    error
+	cfg     ProduceConfig
+	payload []byte
+	pool    sync.Pool // *kgo.Record, reused after their promise ran
+	meter   *Meter
+	// measureFrom ends the warm-up: records issued before it are not counted.
+	measureFrom time.Time
+	deadline    time.Time // zero = no time bound
+	issued      atomic.Int64
+	stopped     atomic.Bool
+	errMu       sync.Mutex
+	first       error
 }
 
 func (r *run) fail(err error) {
@@ -95,17 +100,24 @@ func (r *run) promise(rec *kgo.Record, err error) {
 		r.fail(err)
 		return
 	}
-	r.meter.Record(len(rec.Key)+len(rec.Value), time.Since(rec.Timestamp))
-	*rec = kgo.Record{Topic: r.cfg.Topic, Value: r.payload}
+	sent := rec.Context.(*sentAt)
+	if !sent.t.Before(r.measureFrom) {
+		r.meter.Record(len(rec.Key)+len(rec.Value), time.Since(sent.t))
+	}
+	*rec = kgo.Record{Topic: r.cfg.Topic, Value: r.payload, Context: sent}
 	r.pool.Put(rec)
+}
+
+// sentAt is a pooled record's Context (kgo passes it through untouched): the
+// time Produce was called, the start of the record's latency.
+type sentAt struct {
+	context.Context
+	t time.Time
 }
 
 func (r *run) produceLoop(ctx context.Context, cl *kgo.Client) {
 	pacer := NewPacer(r.cfg.RateLimit / float64(r.cfg.Concurrency))
 	for !r.stopped.Load() {
-		if r.cfg.Records > 0 && r.issued.Add(1) > r.cfg.Records {
-			break
-		}
 		if err := pacer.Wait(ctx); err != nil {
 			r.fail(err)
 			break
@@ -114,8 +126,12 @@ func (r *run) produceLoop(ctx context.Context, cl *kgo.Client) {
 		if !r.deadline.IsZero() && now.After(r.deadline) {
 			break
 		}
+		if r.cfg.Records > 0 && !now.Before(r.measureFrom) && r.issued.Add(1) > r.cfg.Records {
+			break
+		}
 		rec := r.pool.Get().(*kgo.Record)
-		rec.Timestamp = now // also the start of this record's latency
+		rec.Timestamp = now
+		rec.Context.(*sentAt).t = now // kgo truncates Timestamp to milliseconds
 		cl.Produce(ctx, rec, r.promise)
 	}
 	if err := cl.Flush(ctx); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"runtime/debug"
 	"sync"
@@ -379,20 +380,41 @@ func (c *Conn) safeLater(p pending) (reply Reply, ok bool) {
 	return p.reply.Later(), true
 }
 
-// bufPool recycles request buffers of RecycleKeys (produce requests: one large buffer
-// per request otherwise, zeroed and collected every time).
-var bufPool sync.Pool
+// Request buffers of RecycleKeys (produce requests) are recycled through
+// pools by power-of-two size class, so a request never gets a buffer too small
+// for it (which a single pool handed out and then dropped) and large requests
+// reuse memory that is already faulted in instead of zeroing and faulting in
+// megabytes per request.
+const (
+	minBufShift = 12 // 4 KiB
+	maxBufShift = 24 // 16 MiB: larger requests are not recycled
+)
+
+var bufPools [maxBufShift - minBufShift + 1]sync.Pool
+
+// bufClass is the index of the smallest class holding n bytes, or -1.
+func bufClass(n int) int {
+	c := max(bits.Len(uint(max(n, 1)-1)), minBufShift) - minBufShift
+	if c >= len(bufPools) {
+		return -1
+	}
+	return c
+}
 
 func getBuf(n int) []byte {
-	if v, ok := bufPool.Get().(*[]byte); ok && cap(*v) >= n {
+	c := bufClass(n)
+	if c < 0 {
+		return make([]byte, n)
+	}
+	if v, ok := bufPools[c].Get().(*[]byte); ok {
 		return (*v)[:n]
 	}
-	return make([]byte, n)
+	return make([]byte, n, 1<<(c+minBufShift))
 }
 
 func putBuf(b []byte) {
-	if cap(b) <= 16<<20 {
-		bufPool.Put(&b)
+	if c := bufClass(cap(b)); c >= 0 && cap(b) == 1<<(c+minBufShift) {
+		bufPools[c].Put(&b)
 	}
 }
 

@@ -48,6 +48,7 @@ type options struct {
 	duration     time.Duration
 	warmup       time.Duration
 	latencyDur   time.Duration
+	latencyWarm  time.Duration
 	latencyRate  float64
 	recordSize   int
 	partitions   int32
@@ -81,6 +82,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "length of the measured peak produce run")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "length of the warm-up produce run before it")
 	fs.DurationVar(&o.latencyDur, "latency-duration", 8*time.Second, "length of the fixed-rate latency run")
+	fs.DurationVar(&o.latencyWarm, "latency-warmup", 2*time.Second, "the latency run's client first produces at the same rate for this long, not measured")
 	fs.Float64Var(&o.latencyRate, "latency-rate", 0, "records/s of the latency run; 0 = half the peak of the first system run (streamd when selected)")
 	fs.IntVar(&o.recordSize, "record-size", 1024, "record value size in bytes")
 	partitions := fs.Int("partitions", 3, "partitions of the benchmark topics (NATS: subjects)")
@@ -103,7 +105,7 @@ func parseFlags(args []string) (options, error) {
 		return o, err
 	}
 	o.partitions = int32(*partitions)
-	if o.duration <= 0 || o.latencyDur <= 0 || o.warmup < 0 || o.recordSize <= 0 || o.partitions <= 0 ||
+	if o.duration <= 0 || o.latencyDur <= 0 || o.warmup < 0 || o.latencyWarm < 0 || o.recordSize <= 0 || o.partitions <= 0 ||
 		o.concurrency <= 0 || o.latencyRate < 0 || o.diskDuration <= 0 {
 		return o, errors.New("durations, sizes and counts must be positive")
 	}
@@ -216,7 +218,7 @@ type measurement struct {
 
 // workload is one client workload implementation (kgo or nats.go).
 type workload interface {
-	produce(ctx context.Context, topic string, d time.Duration, rate float64, progress io.Writer) (bench.Result, error)
+	produce(ctx context.Context, topic string, d, warmup time.Duration, rate float64, progress io.Writer) (bench.Result, error)
 	consume(ctx context.Context, topic string, records int64, timeout time.Duration, progress io.Writer) (bench.Result, error)
 }
 
@@ -257,13 +259,13 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	var ok bool
 	if o.warmup > 0 {
 		if m.warm, ok = step("warm-up", func() (bench.Result, error) {
-			return w.produce(ctx, "bench", o.warmup, 0, label("warm-up"))
+			return w.produce(ctx, "bench", o.warmup, 0, 0, label("warm-up"))
 		}); !ok {
 			return m
 		}
 	}
 	if m.peak, ok = step("peak produce", func() (bench.Result, error) {
-		return w.produce(ctx, "bench", o.duration, 0, label("peak"))
+		return w.produce(ctx, "bench", o.duration, 0, 0, label("peak"))
 	}); !ok {
 		return m
 	}
@@ -281,7 +283,7 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		return m
 	}
 	m.latRun, _ = step("latency run", func() (bench.Result, error) {
-		return w.produce(ctx, "bench-latency", o.latencyDur, *rate, label("latency"))
+		return w.produce(ctx, "bench-latency", o.latencyDur, o.latencyWarm, *rate, label("latency"))
 	})
 	return m
 }

@@ -141,7 +141,7 @@ func TestMeasureSystemChildren(t *testing.T) {
 		t.Skip("starts broker processes")
 	}
 	o := options{
-		duration: 300 * time.Millisecond, latencyDur: 200 * time.Millisecond, recordSize: 256,
+		duration: 300 * time.Millisecond, latencyDur: 200 * time.Millisecond, latencyWarm: 200 * time.Millisecond, recordSize: 256,
 		partitions: 2, concurrency: 1,
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -58,10 +58,14 @@ func (r report) write(w io.Writer) error {
 	if o.warmup > 0 {
 		warm = fmt.Sprintf("%s warm-up, then ", o.warmup)
 	}
+	latWarm := ""
+	if o.latencyWarm > 0 {
+		latWarm = fmt.Sprintf(" (measured after the same client ran %s at that rate)", o.latencyWarm)
+	}
 	fmt.Fprintf(&b, "Workload: %d-byte records, %d partitions (NATS: subjects of one stream), acks=all, no compression, "+
 		"%d producer client(s); %s%s peak produce, read-back of everything produced, "+
-		"%s latency run at %.0f records/s (%s). Best of %d round(s) per system (by peak produce), each round in a rotated order.\n\n",
-		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), max(o.rounds, 1))
+		"%s latency run at %.0f records/s (%s)%s. Best of %d round(s) per system (by peak produce), each round in a rotated order.\n\n",
+		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), latWarm, max(o.rounds, 1))
 
 	b.WriteString("| disk ceiling (data dir) | result |\n|---|---|\n")
 	fmt.Fprintf(&b, "| 64 KiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq64K)

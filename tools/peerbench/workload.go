@@ -28,12 +28,12 @@ type kafkaWorkload struct {
 	concurrency int
 }
 
-func (w *kafkaWorkload) produce(ctx context.Context, topic string, d time.Duration, rate float64, progress io.Writer) (bench.Result, error) {
-	ctx, cancel := context.WithTimeout(ctx, d+flushTimeout)
+func (w *kafkaWorkload) produce(ctx context.Context, topic string, d, warmup time.Duration, rate float64, progress io.Writer) (bench.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, warmup+d+flushTimeout)
 	defer cancel()
 	return bench.Produce(ctx, bench.ProduceConfig{
 		Brokers: w.brokers, Topic: topic, Partitions: w.partitions, RecordSize: w.recordSize,
-		Duration: d, Acks: -1, Compression: "none", Concurrency: w.concurrency,
+		Duration: d, Warmup: warmup, Acks: -1, Compression: "none", Concurrency: w.concurrency,
 		Progress: progress, RateLimit: rate, Linger: lingerFor(rate),
 	})
 }
@@ -73,7 +73,7 @@ type natsWorkload struct {
 	subjects   int
 }
 
-func (w *natsWorkload) produce(ctx context.Context, topic string, d time.Duration, rate float64, progress io.Writer) (bench.Result, error) {
+func (w *natsWorkload) produce(ctx context.Context, topic string, d, warmup time.Duration, rate float64, progress io.Writer) (bench.Result, error) {
 	nc, err := nats.Connect(w.url)
 	if err != nil {
 		return bench.Result{}, err
@@ -92,7 +92,9 @@ func (w *natsWorkload) produce(ctx context.Context, topic string, d time.Duratio
 		start := starts[msg]
 		delete(starts, msg)
 		mu.Unlock()
-		meter.Load().Record(len(msg.Data), time.Since(start))
+		if m := meter.Load(); !start.Before(m.Start()) { // not a warm-up message
+			m.Record(len(msg.Data), time.Since(start))
+		}
 	}
 	onErr := func(_ jetstream.JetStream, msg *nats.Msg, err error) {
 		mu.Lock()
@@ -122,9 +124,9 @@ func (w *natsWorkload) produce(ctx context.Context, topic string, d time.Duratio
 	payload := bench.Payload(w.recordSize)
 	pacer := bench.NewPacer(rate)
 
-	m := bench.StartMeter("produce", progress)
+	m := bench.StartMeterAt("produce", progress, time.Now().Add(warmup))
 	meter.Store(m)
-	deadline := time.Now().Add(d)
+	deadline := m.Start().Add(d)
 	for i := 0; !failed.Load(); i++ {
 		if err := pacer.Wait(ctx); err != nil {
 			onErr(nil, nil, err)
