@@ -77,6 +77,7 @@ func (l *Log) swapCleaned(p planSeg, newSize int64) (bool, error) {
 	if err := hook("swap-renamed", old.base); err != nil {
 		return false, err
 	}
+	old.reaper = l.reaper() // the commit below replaces its file: free the old blocks gradually
 	old.removed.Store(true)
 	for _, suf := range suffixes[1:] {
 		if err := os.Remove(old.prefix + suf); err != nil && !errors.Is(err, fs.ErrNotExist) {

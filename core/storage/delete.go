@@ -71,7 +71,7 @@ func (l *Log) deleteBeforeAdmin(before int64) (start int64, segsDeleted int, byt
 		}
 	}
 	for _, s := range dead {
-		if err := s.remove(); err != nil {
+		if err := s.remove(l.reaper()); err != nil {
 			l.logger.Warn("storage: deleting segment", "err", err)
 		}
 		s.release() // in-flight readers and flushes hold their own references
@@ -80,4 +80,13 @@ func (l *Log) deleteBeforeAdmin(before int64) (start int64, segsDeleted int, byt
 		l.scheduleFlush()
 	}
 	return before, len(dead), bytesDeleted, nil
+}
+
+// reaper is the broker-wide reaper of deleted segments, nil without a
+// Flusher.
+func (l *Log) reaper() *reaper {
+	if l.fl == nil {
+		return nil
+	}
+	return &l.fl.reaper
 }

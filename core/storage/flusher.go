@@ -18,6 +18,9 @@ const maxFlushWorkers = 4
 // parallel); appends arriving meanwhile go into the next pass, so all of
 // them share its fsyncs. Logs without Fsync enqueue themselves with a
 // deadline of FlushInterval after their first unflushed append.
+//
+// The Flusher also owns the broker's reaper, which frees the disk blocks of
+// deleted segment files step by step (reaper.go).
 type Flusher struct {
 	logger *slog.Logger
 
@@ -31,6 +34,8 @@ type Flusher struct {
 	stop   chan struct{}
 	done   chan struct{}
 	passes atomic.Int64
+
+	reaper reaper // frees deleted segments' blocks gradually (reaper.go)
 }
 
 type lazyLog struct {
@@ -45,6 +50,7 @@ func NewFlusher(logger *slog.Logger) *Flusher {
 	}
 	f := &Flusher{
 		logger: logger,
+		reaper: reaper{logger: logger},
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
@@ -55,6 +61,7 @@ func NewFlusher(logger *slog.Logger) *Flusher {
 
 // Close flushes every log still queued and stops the goroutine. Logs that
 // append afterwards sync inline (Fsync) or only on Sync/Close (!Fsync).
+// Deleted segments still being freed by the reaper are closed at once.
 func (f *Flusher) Close() error {
 	f.mu.Lock()
 	already := f.closed
@@ -64,6 +71,7 @@ func (f *Flusher) Close() error {
 		close(f.stop)
 	}
 	<-f.done
+	f.reaper.close()
 	return nil
 }
 

@@ -187,7 +187,7 @@ func (l *Log) rollLocked() (*segment, error) {
 		return nil, err
 	}
 	if err := l.attachDirect(ns); err != nil { // cannot fail for an empty segment
-		ns.remove()
+		ns.remove(nil)
 		ns.release()
 		return nil, err
 	}

@@ -90,7 +90,7 @@ func (l *Log) recover() error {
 	// Finish an interrupted DeleteRecords: segments wholly below the start.
 	for len(bases) > 1 && bases[1] <= lso {
 		s := &segment{prefix: segmentPrefix(l.dir, bases[0])}
-		if err := s.remove(); err != nil {
+		if err := s.remove(l.reaper()); err != nil {
 			return err
 		}
 		bases = bases[1:]
@@ -307,7 +307,7 @@ func (l *Log) dropFrom(i int) int64 {
 	for _, s := range l.segs[i:] {
 		n += s.size
 		l.size -= s.size
-		if err := s.remove(); err != nil {
+		if err := s.remove(l.reaper()); err != nil {
 			l.logger.Error("storage: dropping segment", "err", err)
 		}
 		if s.inUnsynced {

@@ -29,6 +29,7 @@ type segment struct {
 	f        *os.File
 	refs     atomic.Int32
 	removed  atomic.Bool // files unlinked
+	reaper   *reaper     // set before removed: frees f's blocks after the last reference
 
 	// Guarded by Log.mu.
 	size       int64
@@ -160,15 +161,23 @@ func (s *segment) closeFiles() {
 	if s.rdio != nil {
 		s.rdio.Close()
 	}
-	for _, f := range []*os.File{s.f, s.idxF, s.tsF} {
+	f := s.f
+	if f != nil && s.reaper != nil && s.removed.Load() {
+		s.reaper.add(f) // it closes f
+		f = nil
+	}
+	for _, f := range []*os.File{f, s.idxF, s.tsF} {
 		if f != nil {
 			f.Close()
 		}
 	}
 }
 
-// remove unlinks the segment's files; open handles keep working.
-func (s *segment) remove() error {
+// remove unlinks the segment's files; open handles keep working. With a
+// reaper, the log file's blocks are freed through it once the last
+// reference goes.
+func (s *segment) remove(r *reaper) error {
+	s.reaper = r
 	s.removed.Store(true)
 	var first error
 	for _, suf := range []string{LogSuffix, IndexSuffix, TimeIndexSuffix} {

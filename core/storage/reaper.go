@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+)
+
+// reaper frees the disk blocks of deleted segment files a little at a time.
+//
+// Unlinking (or replacing) a large file frees all of its blocks in one
+// file-system transaction when its last descriptor closes. On ext4 that
+// transaction — freeing the extents and, with the discard mount option,
+// discarding them — holds up every fdatasync that commits after it: measured
+// on the development VM, a produce-like loop of 4 KiB write+fdatasync had a
+// p99.9 of 0.47 ms alone and 11.4 ms (max 19 ms) while 64 MiB files were
+// deleted every 0.8 s, and 0.64 ms (max 2.7 ms) when each file was instead
+// truncated in 1 MiB steps 5 ms apart before being closed. Retention and the
+// cleaner delete gigabytes this way, so a deleted segment's log file is
+// handed here when its last reference goes (its name is already gone:
+// readers never see the difference) and is shrunk by reapStep every reapGap
+// before it is closed, on a goroutine of its own.
+//
+// The Flusher owns the reaper (one per broker). Its Close finishes what is
+// queued without pacing. A crash leaves nothing behind: the files have no
+// name, so the file system frees them when the process dies.
+type reaper struct {
+	logger *slog.Logger
+
+	mu      sync.Mutex
+	queue   []*os.File
+	running bool // the goroutine is working on the queue
+	hurry   bool // closing: no more pacing
+	wg      sync.WaitGroup
+}
+
+const (
+	reapStep = 1 << 20
+	reapGap  = 5 * time.Millisecond
+)
+
+// add takes ownership of f, an open descriptor of an unlinked file. After
+// close it just closes f.
+func (r *reaper) add(f *os.File) {
+	r.mu.Lock()
+	if r.hurry {
+		r.mu.Unlock()
+		f.Close()
+		return
+	}
+	r.queue = append(r.queue, f)
+	start := !r.running
+	r.running = true
+	if start {
+		r.wg.Add(1)
+	}
+	r.mu.Unlock()
+	if start {
+		go r.run()
+	}
+}
+
+func (r *reaper) run() {
+	defer r.wg.Done()
+	for {
+		r.mu.Lock()
+		if len(r.queue) == 0 {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		f := r.queue[0]
+		r.queue[0] = nil
+		r.queue = r.queue[1:]
+		r.mu.Unlock()
+		r.shrink(f)
+	}
+}
+
+// shrink truncates f to nothing in steps, then closes it. A failure only
+// ends the pacing: closing frees whatever is left.
+func (r *reaper) shrink(f *os.File) {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return
+	}
+	for size := st.Size(); size > 0; {
+		size = max(size-reapStep, 0)
+		if err := f.Truncate(size); err != nil {
+			r.logger.Debug("storage: shrinking a deleted segment", "file", f.Name(), "err", err)
+			return
+		}
+		r.mu.Lock()
+		hurry := r.hurry
+		r.mu.Unlock()
+		if hurry {
+			return
+		}
+		time.Sleep(reapGap)
+	}
+}
+
+// close stops pacing and waits until every queued file is closed.
+func (r *reaper) close() {
+	r.mu.Lock()
+	r.hurry = true
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+// pending reports how many files wait or are being shrunk (tests).
+func (r *reaper) pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.queue)
+	if r.running {
+		n++
+	}
+	return n
+}

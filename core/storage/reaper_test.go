@@ -1,0 +1,157 @@
+package storage
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// unlinkedFile creates a file of size bytes (sparse), opens it twice and
+// unlinks it: the first handle is for the reaper, the second observes the
+// inode's size.
+func unlinkedFile(t *testing.T, size int64) (owned, observer *os.File) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "victim")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obs.Close() })
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	return f, obs
+}
+
+func sizeOf(t *testing.T, f *os.File) int64 {
+	t.Helper()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Size()
+}
+
+// waitShrunk polls the observer until the inode is empty and the reaper is
+// idle; it reports whether a size strictly between full and empty was seen.
+func waitShrunk(t *testing.T, r *reaper, obs *os.File, full int64) (sawPartial bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		n := sizeOf(t, obs)
+		sawPartial = sawPartial || (n > 0 && n < full)
+		if n == 0 && r.pending() == 0 {
+			return sawPartial
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("file still %d bytes (of %d), %d pending", n, full, r.pending())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestReaperShrinksStepByStep(t *testing.T) {
+	r := &reaper{logger: quietLogger()}
+	defer r.close()
+	const full = 6*reapStep + 123
+	f, obs := unlinkedFile(t, full)
+	r.add(f)
+	if !waitShrunk(t, r, obs, full) {
+		t.Fatalf("never saw the file part-way shrunk: it was freed at once")
+	}
+}
+
+func TestReaperCloseStopsPacing(t *testing.T) {
+	r := &reaper{logger: quietLogger()}
+	const full = 1 << 30 // 1024 steps: minutes of pacing
+	f, obs := unlinkedFile(t, full)
+	r.add(f)
+	r.close() // returns once the file is closed, without walking every step
+	if r.pending() != 0 {
+		t.Fatalf("%d files pending after close", r.pending())
+	}
+	if n := sizeOf(t, obs); n == 0 {
+		t.Fatalf("close walked the whole file down; want it to stop pacing")
+	}
+	// After close, files are closed at once.
+	f2, obs2 := unlinkedFile(t, 3*reapStep)
+	r.add(f2)
+	if r.pending() != 0 || sizeOf(t, obs2) != 3*reapStep {
+		t.Fatalf("add after close: %d pending, size %d; want the file just closed", r.pending(), sizeOf(t, obs2))
+	}
+}
+
+// TestRetentionFreesThroughReaper: a segment deleted by retention while a
+// reader holds it keeps its blocks until the reader is done, then goes to the
+// Flusher's reaper, which empties it step by step.
+func TestRetentionFreesThroughReaper(t *testing.T) {
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	l := openLog(t, t.TempDir(), Options{SegmentBytes: 3 * reapStep}, fl)
+	for i := range 8 {
+		mustAppend(t, l, sizedBatch(reapStep, int64(i)))
+	}
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	first := l.Segments()[0]
+	obs, err := os.Open(segmentPrefix(l.Dir(), first.BaseOffset) + LogSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	full := sizeOf(t, obs)
+	fr, err := l.ReadFile(0, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.ApplyRetention(-1, 0, time.Now()); err != nil || res.SegmentsDeleted == 0 {
+		t.Fatalf("retention: %+v, %v", res, err)
+	}
+	time.Sleep(3 * reapGap)
+	if n := sizeOf(t, obs); n != full {
+		t.Fatalf("deleted segment shrank to %d while a reader held it (full %d)", n, full)
+	}
+	fr.Release()
+	if !waitShrunk(t, &fl.reaper, obs, full) {
+		t.Fatalf("the deleted segment was freed at once, not step by step")
+	}
+}
+
+// TestCompactFreesReplacedSegmentThroughReaper: the file a cleaned segment
+// replaces is emptied by the reaper once the log lets go of it.
+func TestCompactFreesReplacedSegmentThroughReaper(t *testing.T) {
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	l := openLog(t, t.TempDir(), Options{SegmentBytes: 3 << 19, FlushInterval: time.Hour}, fl)
+	written := compactWorkload(t, l, rand.New(rand.NewPCG(23, 1)), 20000, 50)
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	first := l.Segments()[0]
+	obs, err := os.Open(segmentPrefix(l.Dir(), first.BaseOffset) + LogSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	full := sizeOf(t, obs)
+	if full <= reapStep {
+		t.Fatalf("first segment is %d bytes; the test needs more than one step", full)
+	}
+	if res, err := l.Compact(CompactOptions{DeleteRetentionMs: -1}); err != nil || !res.Cleaned {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if !waitShrunk(t, &fl.reaper, obs, full) {
+		t.Fatalf("the replaced segment was freed at once, not step by step")
+	}
+	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
+}
