@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -271,11 +272,40 @@ func (l *Log) Close() error {
 	return err
 }
 
-// Delete closes the log and removes its directory.
+// Delete closes the log and removes its directory. With a Flusher, the
+// segment files' blocks are then freed step by step by its reaper.
 func (l *Log) Delete() error {
 	err := l.Close()
-	if rerr := os.RemoveAll(l.dir); rerr != nil && err == nil {
+	var keep []*os.File
+	r := l.reaper()
+	if r != nil {
+		keep = openLogFiles(l.dir)
+	}
+	rerr := os.RemoveAll(l.dir)
+	for _, f := range keep {
+		if rerr == nil {
+			r.add(f)
+		} else {
+			f.Close()
+		}
+	}
+	if rerr != nil && err == nil {
 		err = fmt.Errorf("storage: delete: %w", rerr)
 	}
 	return err
+}
+
+// openLogFiles opens every segment log file of dir for writing (best effort).
+func openLogFiles(dir string) []*os.File {
+	entries, _ := os.ReadDir(dir)
+	var fs []*os.File
+	for _, e := range entries {
+		if _, ok := parseSegmentName(e.Name(), LogSuffix); !ok {
+			continue
+		}
+		if f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0); err == nil {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }

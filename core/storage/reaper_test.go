@@ -155,3 +155,31 @@ func TestCompactFreesReplacedSegmentThroughReaper(t *testing.T) {
 	}
 	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
 }
+
+// TestDeleteFreesThroughReaper: deleting a whole log removes its directory at
+// once and leaves the segment files' blocks to the reaper.
+func TestDeleteFreesThroughReaper(t *testing.T) {
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	dir := filepath.Join(t.TempDir(), "topic-0")
+	l := openLog(t, dir, Options{SegmentBytes: 3 * reapStep}, fl)
+	for i := range 4 {
+		mustAppend(t, l, sizedBatch(reapStep, int64(i)))
+	}
+	first := l.Segments()[0]
+	obs, err := os.Open(segmentPrefix(dir, first.BaseOffset) + LogSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	full := sizeOf(t, obs)
+	if err := l.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("directory still there after Delete: %v", err)
+	}
+	if !waitShrunk(t, &fl.reaper, obs, full) {
+		t.Fatalf("the deleted log's segment was freed at once, not step by step")
+	}
+}
