@@ -81,12 +81,3 @@ func (l *Log) deleteBeforeAdmin(before int64) (start int64, segsDeleted int, byt
 	}
 	return before, len(dead), bytesDeleted, nil
 }
-
-// reaper is the broker-wide reaper of deleted segments, nil without a
-// Flusher.
-func (l *Log) reaper() *reaper {
-	if l.fl == nil {
-		return nil
-	}
-	return &l.fl.reaper
-}

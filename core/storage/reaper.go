@@ -120,3 +120,12 @@ func (r *reaper) pending() int {
 	}
 	return n
 }
+
+// reaper is the broker-wide reaper of deleted segments, nil without a
+// Flusher.
+func (l *Log) reaper() *reaper {
+	if l.fl == nil {
+		return nil
+	}
+	return &l.fl.reaper
+}

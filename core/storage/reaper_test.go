@@ -41,6 +41,21 @@ func sizeOf(t *testing.T, f *os.File) int64 {
 	return st.Size()
 }
 
+// observeFirstSegment syncs l and opens a second handle of its first
+// segment's log file, to watch the inode's size after the file is deleted.
+func observeFirstSegment(t *testing.T, l *Log) (*os.File, int64) {
+	t.Helper()
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := os.Open(segmentPrefix(l.Dir(), l.Segments()[0].BaseOffset) + LogSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { obs.Close() })
+	return obs, sizeOf(t, obs)
+}
+
 // waitShrunk polls the observer until the inode is empty and the reaper is
 // idle; it reports whether a size strictly between full and empty was seen.
 func waitShrunk(t *testing.T, r *reaper, obs *os.File, full int64) (sawPartial bool) {
@@ -100,16 +115,7 @@ func TestRetentionFreesThroughReaper(t *testing.T) {
 	for i := range 8 {
 		mustAppend(t, l, sizedBatch(reapStep, int64(i)))
 	}
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	first := l.Segments()[0]
-	obs, err := os.Open(segmentPrefix(l.Dir(), first.BaseOffset) + LogSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	full := sizeOf(t, obs)
+	obs, full := observeFirstSegment(t, l)
 	fr, err := l.ReadFile(0, 1<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -134,16 +140,7 @@ func TestCompactFreesReplacedSegmentThroughReaper(t *testing.T) {
 	defer fl.Close()
 	l := openLog(t, t.TempDir(), Options{SegmentBytes: 3 << 19, FlushInterval: time.Hour}, fl)
 	written := compactWorkload(t, l, rand.New(rand.NewPCG(23, 1)), 20000, 50)
-	if err := l.Sync(); err != nil {
-		t.Fatal(err)
-	}
-	first := l.Segments()[0]
-	obs, err := os.Open(segmentPrefix(l.Dir(), first.BaseOffset) + LogSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	full := sizeOf(t, obs)
+	obs, full := observeFirstSegment(t, l)
 	if full <= reapStep {
 		t.Fatalf("first segment is %d bytes; the test needs more than one step", full)
 	}
@@ -166,13 +163,7 @@ func TestDeleteFreesThroughReaper(t *testing.T) {
 	for i := range 4 {
 		mustAppend(t, l, sizedBatch(reapStep, int64(i)))
 	}
-	first := l.Segments()[0]
-	obs, err := os.Open(segmentPrefix(dir, first.BaseOffset) + LogSuffix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer obs.Close()
-	full := sizeOf(t, obs)
+	obs, full := observeFirstSegment(t, l)
 	if err := l.Delete(); err != nil {
 		t.Fatal(err)
 	}
