@@ -83,6 +83,7 @@ func (b *Broker) storageOptions(s config.TopicSettings) storage.Options {
 	return storage.Options{
 		SegmentBytes:       s.SegmentBytes,
 		SegmentMs:          s.SegmentMs,
+		SegmentJitterMs:    s.SegmentJitterMs,
 		IndexIntervalBytes: s.IndexIntervalBytes,
 		Fsync:              b.cfg.LogFlushBeforeAck,
 		DirectIO:           b.cfg.LogDirectIO,

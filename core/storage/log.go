@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -176,7 +177,23 @@ func (l *Log) shouldRollLocked(seg *segment, n int64, lastDelta int32) bool {
 	if seg.size+n > l.opts.SegmentBytes || l.leo+int64(lastDelta)-seg.base > MaxSegmentOffsetSpan {
 		return true
 	}
-	return l.opts.SegmentMs > 0 && l.opts.Now().Sub(seg.created) >= time.Duration(l.opts.SegmentMs)*time.Millisecond
+	if l.opts.SegmentMs <= 0 {
+		return false
+	}
+	if !seg.jitterDrawn {
+		seg.rollJitter = rollJitter(l.opts.SegmentJitterMs, l.opts.SegmentMs)
+		seg.jitterDrawn = true
+	}
+	return l.opts.Now().Sub(seg.created) >= time.Duration(l.opts.SegmentMs)*time.Millisecond-seg.rollJitter
+}
+
+// rollJitter draws a segment's roll jitter: uniform in [0, min(jitterMs,
+// segmentMs)) milliseconds, as Kafka does.
+func rollJitter(jitterMs, segmentMs int64) time.Duration {
+	if n := min(jitterMs, segmentMs); n > 0 {
+		return time.Duration(rand.Int64N(n)) * time.Millisecond
+	}
+	return 0
 }
 
 // rollLocked seals the active segment and starts a new one at the log end.

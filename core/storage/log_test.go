@@ -284,6 +284,41 @@ func TestSegmentMsRoll(t *testing.T) {
 	}
 }
 
+// TestSegmentJitterRoll: with segment.jitter.ms each segment rolls at a
+// random age in (SegmentMs - jitter, SegmentMs], drawn once per segment.
+func TestSegmentJitterRoll(t *testing.T) {
+	const logs = 40
+	rolledBy := map[time.Duration]int{} // age at which each log's first segment rolled
+	for range logs {
+		now := time.Unix(1000, 0)
+		l := openLog(t, t.TempDir(), Options{SegmentMs: 1000, SegmentJitterMs: 800, Now: func() time.Time { return now }}, nil)
+		mustAppend(t, l, testBatch(1, 0, "a"))
+		// Below SegmentMs - jitter nothing rolls.
+		now = now.Add(199 * time.Millisecond)
+		mustAppend(t, l, testBatch(1, 0, "b"))
+		if n := len(l.Segments()); n != 1 {
+			t.Fatalf("rolled at 199 ms with at most 800 ms of jitter on 1000 ms")
+		}
+		age := 199 * time.Millisecond
+		for len(l.Segments()) == 1 {
+			if age >= time.Second {
+				t.Fatalf("no roll at SegmentMs")
+			}
+			now = now.Add(100 * time.Millisecond)
+			age += 100 * time.Millisecond
+			mustAppend(t, l, testBatch(1, 0, "c"))
+		}
+		rolledBy[age]++
+		l.Close()
+	}
+	// Rolls happen at ages 299..1099 ms (100 ms steps); without jitter all at
+	// 1099. A uniform jitter spreads 40 logs over them (all in fewer than three
+	// steps has a probability far below 1e-9).
+	if len(rolledBy) < 3 {
+		t.Fatalf("rolls at %v: want them spread by the jitter", rolledBy)
+	}
+}
+
 func TestLeaderEpochs(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, Options{}, nil)

@@ -40,6 +40,11 @@ type Options struct {
 	// SegmentMs: roll when the active segment's first append is at least this
 	// old (checked at append). <= 0 disables time-based rolling.
 	SegmentMs int64
+	// SegmentJitterMs (Kafka's segment.jitter.ms): each segment rolls that
+	// much earlier than SegmentMs for a random amount in [0, min(SegmentJitterMs,
+	// SegmentMs)), drawn once per segment, so partitions created together do
+	// not all roll at once. <= 0: no jitter.
+	SegmentJitterMs int64
 	// IndexIntervalBytes: log bytes between offset index entries. <= 0 means
 	// DefaultIndexIntervalBytes.
 	IndexIntervalBytes int32

@@ -32,15 +32,17 @@ type segment struct {
 	reaper   *reaper     // set before removed: frees f's blocks after the last reference
 
 	// Guarded by Log.mu.
-	size       int64
-	reserved   int64       // bytes of the file reserved with fallocate (beyond size); -1: unsupported
-	next       int64       // offset after the last batch
-	created    time.Time   // first append (or a stand-in after a restart)
-	sealed     bool        // no longer the active segment
-	mem        *memIndex   // authoritative in-memory indexes, nil once on disk
-	inUnsynced bool        // in Log.unsynced (which holds a reference)
-	idxF, tsF  *os.File    // index files (write handles of the active segment)
-	dio        *directTail // direct appends: the unsynced end lives here (direct.go)
+	size        int64
+	reserved    int64         // bytes of the file reserved with fallocate (beyond size); -1: unsupported
+	next        int64         // offset after the last batch
+	created     time.Time     // first append (or a stand-in after a restart)
+	rollJitter  time.Duration // rolls this much before SegmentMs (drawn on first check)
+	jitterDrawn bool
+	sealed      bool        // no longer the active segment
+	mem         *memIndex   // authoritative in-memory indexes, nil once on disk
+	inUnsynced  bool        // in Log.unsynced (which holds a reference)
+	idxF, tsF   *os.File    // index files (write handles of the active segment)
+	dio         *directTail // direct appends: the unsynced end lives here (direct.go)
 
 	// Lazily opened on-disk indexes of a sealed segment; guarded by lazyMu.
 	// Lock order: Log.mu before lazyMu.
