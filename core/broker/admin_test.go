@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,6 +142,12 @@ func TestTopicAdmin(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "orders-0")); !os.IsNotExist(err) {
 		t.Fatalf("partition dir still there after delete: %v", err)
+	}
+	ents, _ := os.ReadDir(dataDir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "orders-") {
+			t.Fatalf("%s left in the data dir after delete", e.Name())
+		}
 	}
 	drs, _ = adm.DeleteTopics(ctx, "orders")
 	if !errors.Is(drs["orders"].Err, kerr.UnknownTopicOrPartition) {

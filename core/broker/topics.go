@@ -374,14 +374,11 @@ func (b *Broker) deleteTopic(ctx context.Context, t *topic) error {
 	b.topicsChanged()
 	for _, p := range t.parts {
 		dir := partitionDir(b.dir, t.meta.Name, p.index)
-		_ = p.log.Close()
 		gone := fmt.Sprintf("%s.%s-delete", dir, topicIDString(t.meta.ID))
-		if err := os.Rename(dir, gone); err != nil {
-			b.log.Warn("could not rename deleted partition", "dir", dir, "err", err)
-			gone = dir
-		}
-		if err := os.RemoveAll(gone); err != nil {
-			b.log.Warn("could not remove deleted partition", "dir", gone, "err", err)
+		// The renamed directory is finished by removeDeletedDirs after a crash;
+		// the segment files' blocks are freed gradually (storage's reaper).
+		if err := p.log.DeleteVia(gone); err != nil {
+			b.log.Warn("deleting partition", "dir", dir, "err", err)
 		}
 	}
 	b.log.Info("topic deleted", "topic", t.meta.Name)

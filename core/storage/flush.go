@@ -274,14 +274,27 @@ func (l *Log) Close() error {
 
 // Delete closes the log and removes its directory. With a Flusher, the
 // segment files' blocks are then freed step by step by its reaper.
-func (l *Log) Delete() error {
+func (l *Log) Delete() error { return l.DeleteVia("") }
+
+// DeleteVia is Delete that first renames the directory to tomb (unless tomb
+// is empty), so that a crash in the middle leaves a name the caller knows to
+// finish deleting. If the rename fails, the directory is removed where it is.
+func (l *Log) DeleteVia(tomb string) error {
 	err := l.Close()
+	dir := l.dir
+	if tomb != "" {
+		if rerr := os.Rename(dir, tomb); rerr == nil {
+			dir = tomb
+		} else if err == nil {
+			err = fmt.Errorf("storage: delete: %w", rerr)
+		}
+	}
 	var keep []*os.File
 	r := l.reaper()
 	if r != nil {
-		keep = openLogFiles(l.dir)
+		keep = openLogFiles(dir)
 	}
-	rerr := os.RemoveAll(l.dir)
+	rerr := os.RemoveAll(dir)
 	for _, f := range keep {
 		if rerr == nil {
 			r.add(f)

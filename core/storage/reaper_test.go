@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -153,24 +154,34 @@ func TestCompactFreesReplacedSegmentThroughReaper(t *testing.T) {
 	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
 }
 
-// TestDeleteFreesThroughReaper: deleting a whole log removes its directory at
-// once and leaves the segment files' blocks to the reaper.
+// TestDeleteFreesThroughReaper: deleting a whole log (directly, or through a
+// tomb name as the broker does) removes its directory at once and leaves the
+// segment files' blocks to the reaper.
 func TestDeleteFreesThroughReaper(t *testing.T) {
-	fl := NewFlusher(quietLogger())
-	defer fl.Close()
-	dir := filepath.Join(t.TempDir(), "topic-0")
-	l := openLog(t, dir, Options{SegmentBytes: 3 * reapStep}, fl)
-	for i := range 4 {
-		mustAppend(t, l, sizedBatch(reapStep, int64(i)))
-	}
-	obs, full := observeFirstSegment(t, l)
-	if err := l.Delete(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Fatalf("directory still there after Delete: %v", err)
-	}
-	if !waitShrunk(t, &fl.reaper, obs, full) {
-		t.Fatalf("the deleted log's segment was freed at once, not step by step")
+	for _, via := range []bool{false, true} {
+		t.Run(fmt.Sprintf("via=%v", via), func(t *testing.T) {
+			fl := NewFlusher(quietLogger())
+			defer fl.Close()
+			root := t.TempDir()
+			dir := filepath.Join(root, "topic-0")
+			l := openLog(t, dir, Options{SegmentBytes: 3 * reapStep}, fl)
+			for i := range 4 {
+				mustAppend(t, l, sizedBatch(reapStep, int64(i)))
+			}
+			obs, full := observeFirstSegment(t, l)
+			tomb := ""
+			if via {
+				tomb = filepath.Join(root, "topic-0.x-delete")
+			}
+			if err := l.DeleteVia(tomb); err != nil {
+				t.Fatal(err)
+			}
+			if ents, _ := os.ReadDir(root); len(ents) != 0 {
+				t.Fatalf("left in the data dir after Delete: %v", ents)
+			}
+			if !waitShrunk(t, &fl.reaper, obs, full) {
+				t.Fatalf("the deleted log's segment was freed at once, not step by step")
+			}
+		})
 	}
 }
