@@ -42,7 +42,7 @@ func newMetrics(b *Broker) *metrics {
 		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_produce_errors_total", Help: "Partition produces rejected (validation, storage)."}),
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.reqBytes, m.respBytes, m.bytesIn, m.bytesOut, m.produceErrors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&logCollector{b: b}, directCollector{})
 	return m
 }
