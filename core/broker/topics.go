@@ -160,7 +160,7 @@ func (b *Broker) checkPartitionOwner(dir string, id [16]byte) error {
 	}
 	if err == nil {
 		b.log.Warn("removing partition data of an older topic with the same name", "dir", dir)
-		if err := os.RemoveAll(dir); err != nil {
+		if err := b.flusher.RemoveAll(dir); err != nil {
 			return fmt.Errorf("broker: %w", err)
 		}
 	}
@@ -176,7 +176,7 @@ func (b *Broker) removeDeletedDirs() {
 	for _, e := range ents {
 		if e.IsDir() && strings.HasSuffix(e.Name(), "-delete") {
 			p := filepath.Join(b.dir, e.Name())
-			if err := os.RemoveAll(p); err != nil {
+			if err := b.flusher.RemoveAll(p); err != nil {
 				b.log.Warn("could not remove deleted partition dir", "dir", p, "err", err)
 			}
 		}

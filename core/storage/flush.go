@@ -3,7 +3,6 @@ package storage
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -289,36 +288,9 @@ func (l *Log) DeleteVia(tomb string) error {
 			err = fmt.Errorf("storage: delete: %w", rerr)
 		}
 	}
-	var keep []*os.File
-	r := l.reaper()
-	if r != nil {
-		keep = openLogFiles(dir)
-	}
-	rerr := os.RemoveAll(dir)
-	for _, f := range keep {
-		if rerr == nil {
-			r.add(f)
-		} else {
-			f.Close()
-		}
-	}
+	rerr := removeAll(l.reaper(), dir)
 	if rerr != nil && err == nil {
 		err = fmt.Errorf("storage: delete: %w", rerr)
 	}
 	return err
-}
-
-// openLogFiles opens every segment log file of dir for writing (best effort).
-func openLogFiles(dir string) []*os.File {
-	entries, _ := os.ReadDir(dir)
-	var fs []*os.File
-	for _, e := range entries {
-		if _, ok := parseSegmentName(e.Name(), LogSuffix); !ok {
-			continue
-		}
-		if f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0); err == nil {
-			fs = append(fs, f)
-		}
-	}
-	return fs
 }

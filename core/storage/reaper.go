@@ -3,6 +3,7 @@ package storage
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -128,4 +129,41 @@ func (l *Log) reaper() *reaper {
 		return nil
 	}
 	return &l.fl.reaper
+}
+
+// RemoveAll removes the directory tree dir like os.RemoveAll, handing the
+// segment log files directly inside it to the reaper, so that deleting a
+// partition directory outside a Log (leftovers) does not free gigabytes at
+// once either.
+func (f *Flusher) RemoveAll(dir string) error { return removeAll(&f.reaper, dir) }
+
+func removeAll(r *reaper, dir string) error {
+	var keep []*os.File
+	if r != nil {
+		keep = openLogFiles(dir)
+	}
+	err := os.RemoveAll(dir)
+	for _, f := range keep {
+		if err == nil {
+			r.add(f)
+		} else {
+			f.Close()
+		}
+	}
+	return err
+}
+
+// openLogFiles opens every segment log file of dir for writing (best effort).
+func openLogFiles(dir string) []*os.File {
+	entries, _ := os.ReadDir(dir)
+	var fs []*os.File
+	for _, e := range entries {
+		if _, ok := parseSegmentName(e.Name(), LogSuffix); !ok {
+			continue
+		}
+		if f, err := os.OpenFile(filepath.Join(dir, e.Name()), os.O_RDWR, 0); err == nil {
+			fs = append(fs, f)
+		}
+	}
+	return fs
 }

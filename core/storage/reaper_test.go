@@ -185,3 +185,39 @@ func TestDeleteFreesThroughReaper(t *testing.T) {
 		})
 	}
 }
+
+// TestFlusherRemoveAll: a partition directory removed outside a Log (a
+// leftover) is gone at once; its segment files are freed step by step.
+func TestFlusherRemoveAll(t *testing.T) {
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	dir := filepath.Join(t.TempDir(), "old-0.x-delete")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	name := segmentPrefix(dir, 0) + LogSuffix
+	const full = 4 * reapStep
+	if err := os.WriteFile(name, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(name, full); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "leader-epoch-checkpoint"), []byte("0\n0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	if err := fl.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("directory still there: %v", err)
+	}
+	if !waitShrunk(t, &fl.reaper, obs, full) {
+		t.Fatalf("the segment was freed at once, not step by step")
+	}
+}
