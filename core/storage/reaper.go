@@ -39,13 +39,17 @@ type reaper struct {
 const (
 	reapStep = 1 << 20
 	reapGap  = 5 * time.Millisecond
+	// maxReapQueue bounds the files waiting (each an open descriptor): past
+	// it, as when a topic of many large partitions is deleted at once, files
+	// are closed straight away and freed the ordinary way.
+	maxReapQueue = 64
 )
 
 // add takes ownership of f, an open descriptor of an unlinked file. After
-// close it just closes f.
+// close, or with maxReapQueue files already waiting, it just closes f.
 func (r *reaper) add(f *os.File) {
 	r.mu.Lock()
-	if r.hurry {
+	if r.hurry || len(r.queue) >= maxReapQueue {
 		r.mu.Unlock()
 		f.Close()
 		return

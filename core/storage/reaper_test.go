@@ -106,6 +106,26 @@ func TestReaperCloseStopsPacing(t *testing.T) {
 	}
 }
 
+// TestReaperQueueIsBounded: past maxReapQueue waiting files, more are closed
+// at once instead of holding a descriptor each.
+func TestReaperQueueIsBounded(t *testing.T) {
+	r := &reaper{logger: quietLogger()}
+	defer r.close()
+	var last *os.File
+	for range maxReapQueue + 2 { // the first is taken off the queue by the goroutine
+		f, obs := unlinkedFile(t, 1<<30)
+		r.add(f)
+		last = obs
+	}
+	if n := r.pending(); n > maxReapQueue+1 {
+		t.Fatalf("%d files pending, want at most %d", n, maxReapQueue+1)
+	}
+	// The last one found the queue full: closed untouched, not shrunk.
+	if n := sizeOf(t, last); n != 1<<30 {
+		t.Fatalf("file beyond the queue bound has size %d, want it closed untouched", n)
+	}
+}
+
 // TestRetentionFreesThroughReaper: a segment deleted by retention while a
 // reader holds it keeps its blocks until the reader is done, then goes to the
 // Flusher's reaper, which empties it step by step.
