@@ -99,17 +99,24 @@ func (sc *cleanScratch) forEachBatch(s *segment, size int64, th *throttle, fn fu
 // O_DIRECT when s belongs to a direct log (its data is not in the page cache,
 // and a cleaner pass should not fill it), else through the page cache.
 func (sc *cleanScratch) readAt(s *segment, pos, want int64) ([]byte, error) {
+	return sc.readSegment(s, pos, want, &sc.dread, max(len(sc.read), compactChunk)+2*dioAlign, sc.read)
+}
+
+// readSegment reads n bytes of s at pos: with O_DIRECT into *dbuf (allocated
+// aligned, dsize bytes, on first use) when the pass reads directly, else into
+// plain.
+func (sc *cleanScratch) readSegment(s *segment, pos, n int64, dbuf *[]byte, dsize int, plain []byte) ([]byte, error) {
 	if f := sc.directFile(s); f != nil {
-		if sc.dread == nil {
-			sc.dread = alignedBuf(max(len(sc.read), compactChunk) + 2*dioAlign)
+		if *dbuf == nil {
+			*dbuf = alignedBuf(dsize)
 		}
-		return preadAligned(f, sc.dread, pos, want)
+		return preadAligned(f, *dbuf, pos, n)
 	}
-	chunk := sc.read[:want]
-	if n, err := s.f.ReadAt(chunk, pos); err != nil && !(errors.Is(err, io.EOF) && int64(n) == want) {
+	buf := plain[:n]
+	if r, err := s.f.ReadAt(buf, pos); err != nil && !(errors.Is(err, io.EOF) && int64(r) == n) {
 		return nil, err
 	}
-	return chunk, nil
+	return buf, nil
 }
 
 // preadAligned reads n bytes of f (an O_DIRECT handle) at pos into buf (aligned,
@@ -415,17 +422,7 @@ const cleanerSyncEvery = 128 << 10
 // Its buffer is not the one forEachBatch walks: the copy happens in the middle
 // of that walk.
 func (sc *cleanScratch) copyAt(s *segment, pos, n int64) ([]byte, error) {
-	if f := sc.directFile(s); f != nil {
-		if sc.dcopy == nil {
-			sc.dcopy = alignedBuf(copyChunk + 2*dioAlign)
-		}
-		return preadAligned(f, sc.dcopy, pos, n)
-	}
-	buf := sc.copy[:n]
-	if _, err := s.f.ReadAt(buf, pos); err != nil {
-		return nil, err
-	}
-	return buf, nil
+	return sc.readSegment(s, pos, n, &sc.dcopy, copyChunk+2*dioAlign, sc.copy)
 }
 
 // cleanerWriteChunk is the size of one direct write of the cleaner.

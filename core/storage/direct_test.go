@@ -93,20 +93,8 @@ func TestDirectAppendReadAcrossRolls(t *testing.T) {
 	}
 	check := func(l *Log) {
 		t.Helper()
-		recs := readAllRecords(t, l)
-		checkContiguous(t, recs, 0, next)
-		for i, r := range recs {
-			if r.value != want[i] {
-				t.Fatalf("offset %d: %q, want %q", r.off, r.value, want[i])
-			}
-		}
-		sent := decode(t, sendAll(t, l, 0))
-		checkContiguous(t, sent, 0, next)
-		for i, r := range sent {
-			if r.value != want[i] {
-				t.Fatalf("direct read, offset %d: %q, want %q", r.off, r.value, want[i])
-			}
-		}
+		checkValues(t, "read", readAllRecords(t, l), want)
+		checkValues(t, "direct read", decode(t, sendAll(t, l, 0)), want)
 	}
 	check(l)
 	if err := l.Close(); err != nil {

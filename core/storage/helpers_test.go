@@ -161,6 +161,18 @@ func checkContiguous(t testing.TB, recs []record, from, to int64) {
 	}
 }
 
+// checkValues checks that recs are offsets 0..len(want)-1 in order with the
+// values want; what names the read path in failure messages.
+func checkValues(t testing.TB, what string, recs []record, want []string) {
+	t.Helper()
+	checkContiguous(t, recs, 0, int64(len(want)))
+	for i, r := range recs {
+		if r.value != want[i] {
+			t.Fatalf("%s, offset %d: value %q, want %q", what, r.off, r.value, want[i])
+		}
+	}
+}
+
 func segmentFiles(t testing.TB, dir, suffix string) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(dir, "*"+suffix))

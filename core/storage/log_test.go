@@ -55,12 +55,7 @@ func TestAppendReadAcrossRolls(t *testing.T) {
 	check := func(l *Log) {
 		t.Helper()
 		recs := readAllRecords(t, l)
-		checkContiguous(t, recs, 0, next)
-		for i, r := range recs {
-			if r.value != want[i] {
-				t.Fatalf("offset %d: value %q, want %q", r.off, r.value, want[i])
-			}
-		}
+		checkValues(t, "read", recs, want)
 		// Every offset reads back starting with the batch holding it.
 		for off := int64(0); off < next; off++ {
 			res, err := l.Read(off, 1)

@@ -78,7 +78,7 @@ func (ra *readAhead) lookup(seg *segment, pos, end int64) []*raChunk {
 	return out
 }
 
-// busy reports whether a fill runs.
+// busy reports whether a fill runs (tests).
 func (ra *readAhead) busy() bool {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()

@@ -90,7 +90,8 @@ func (l *Log) recover() error {
 	// Finish an interrupted DeleteRecords: segments wholly below the start.
 	for len(bases) > 1 && bases[1] <= lso {
 		s := &segment{prefix: segmentPrefix(l.dir, bases[0])}
-		if err := s.remove(l.reaper()); err != nil {
+		// Never opened: there is no descriptor for the reaper to shrink.
+		if err := s.remove(nil); err != nil {
 			return err
 		}
 		bases = bases[1:]
