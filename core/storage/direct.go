@@ -3,35 +3,56 @@ package storage
 import (
 	"fmt"
 	"os"
+	"sync"
 	"unsafe"
 )
 
 // Direct I/O appends (Options.DirectIO, with Options.Fsync).
 //
-// The active segment of a direct log is written with O_DIRECT from an aligned
-// memory buffer, the tail, instead of through the page cache:
+// The active segment of a direct log is written with O_DIRECT from aligned
+// memory, the tail, instead of through the page cache:
 //
-//	file:  |<----------- written and synced ----------->|<-- unwritten -->
-//	                                          tail.start                    size
-//	tail:                                     |=====|----------------------|
-//	                                           ^ the block holding the synced end,
-//	                                             rewritten by the next flush
+//	file:  |<------- synced ------->|<- written, not synced ->|<-- unwritten -->
+//	                          synced^                  final^           size^
+//	tail:  chunks of tailChunk bytes from base (the block holding synced) up to size
 //
 // Append copies each batch into the tail (a memcpy, where a buffered write
 // copies into newly allocated page-cache pages, which costs several times more
-// kernel CPU, and leaves the flusher's writeback to do on top). A flush pass
-// writes the tail's whole blocks with one pwrite, the last partial block from a
-// zero-padded copy (so no write ever reads bytes an append is filling), then
-// fdatasyncs; afterwards the tail keeps only the block that holds the new
-// synced end. Readers never see the difference: they read only below the high
-// watermark, which in Fsync mode moves after the data is written and synced,
-// so everything they read is in the file (through the ordinary buffered file
+// kernel CPU, and leaves the flusher's writeback to do on top). The tail is a
+// list of fixed-size aligned chunks taken from a shared free list, so appends
+// never move bytes already in memory and the chunks stay faulted in.
+//
+// Two kinds of writes put the tail on disk; both hold the tail's ioMu, so no
+// two writes of one file are ever in flight at once:
+//
+//   - The write-behind: once an append leaves writeBehindMin bytes of whole
+//     blocks past final, a goroutine writes them (one pwritev, no sync) and
+//     moves final up. It keeps the disk busy while requests arrive, so a flush
+//     finds little left to write however large the requests are.
+//   - A flush pass makes the segment durable up to the size it saw: it writes
+//     the whole blocks from final on and the last partial block from a
+//     zero-padded copy (so no write ever reads bytes an append is filling),
+//     releases ioMu and fdatasyncs. The write-behind may write the next
+//     blocks during that fdatasync.
+//
+// Every block below final is on disk with its final content; the padded block
+// a flush writes is not final, and the next write of that block (a flush or
+// the write-behind) rewrites it. A block is only ever written with bytes that
+// will not change, plus zeros past the end, so any order in which such writes
+// reach the disk leaves every synced byte intact. Chunks wholly below the
+// block holding synced go back to the free list after the flush.
+//
+// Readers never see the difference: they read only below the high watermark,
+// which in Fsync mode moves after the data is written and synced, so
+// everything they read is in the file (through the ordinary buffered file
 // handle; the kernel keeps its page cache coherent with direct writes).
 //
-// On disk the only difference is the zero padding: between flushes the file
-// of the active segment may extend to the next block boundary past its last
-// batch. Sealing and Close cut it off again; after a crash, recovery cuts it
-// like any torn tail (it is never below the recovery point).
+// On disk the differences are the zero padding and the write-behind: between
+// flushes the file of the active segment may extend past its last synced
+// batch, with zeros or with whole blocks of later batches. Sealing and Close
+// cut it at the last batch; after a crash, recovery keeps the whole batches
+// it finds and cuts the rest like any torn tail (it is never below the
+// recovery point).
 //
 // A segment whose file system refuses O_DIRECT (tmpfs, for one) is written
 // through the page cache as before; so are sealed and cleaned segments.
@@ -40,15 +61,55 @@ import (
 // largest logical block size in common use, so it suits every device.
 const dioAlign = 4096
 
+// Tail sizing. tailChunk is the unit of tail memory; writeBehindMin is how
+// many bytes of whole blocks an append leaves unwritten before the
+// write-behind starts; freeChunksMax bounds the shared free list.
+const (
+	tailChunk      = 64 << 10
+	writeBehindMin = 256 << 10
+	freeChunksMax  = 512 // 32 MiB
+)
+
+// freeChunks holds tail chunks no longer in use, already faulted in (fresh
+// memory is slow to fault in on VMs: growing a tail buffer afresh for each
+// burst cost a quarter of the produce peak).
+var freeChunks = make(chan []byte, freeChunksMax)
+
+func getChunk() []byte {
+	select {
+	case c := <-freeChunks:
+		return c
+	default:
+		return alignedBuf(tailChunk)
+	}
+}
+
+func putChunk(c []byte) {
+	select {
+	case freeChunks <- c:
+	default:
+	}
+}
+
 // directTail is the in-memory, not yet synced end of a direct segment.
-// Guarded by Log.mu, except that a flush reads bytes below the end it took
-// (no append writes there) and scratch (flushes are serialised by flushMu).
+// Its fields are guarded by Log.mu, except scratch and iov (ioMu). Writes
+// read chunk bytes below the size they took without Log.mu: appends never
+// write there, and chunks are only released below the synced end, which no
+// write in flight reaches back to.
 type directTail struct {
-	f       *os.File // the segment file opened with O_DIRECT, write only
-	buf     []byte   // buf[0] is file position start; aligned to dioAlign
-	start   int64    // multiple of dioAlign
-	written int64    // file position up to which the tail has been written
+	f      *os.File // the segment file opened with O_DIRECT, write only; nil once closed
+	chunks [][]byte // chunks[i] holds file positions [base+i*tailChunk, base+(i+1)*tailChunk)
+	base   int64    // multiple of dioAlign
+	synced int64    // file position up to which the tail is written and synced
+	final  int64    // multiple of dioAlign: every block below it is on disk, final
+	// behind is set while a write-behind goroutine runs for this tail.
+	behind bool
+
+	// ioMu is held by whoever writes the file (a flush, the write-behind).
+	// Lock order: Log.flushMu, ioMu, Log.mu.
+	ioMu    sync.Mutex
 	scratch []byte   // one aligned block: the padded last block of a flush
+	iov     [][]byte // the pieces of the write in progress
 }
 
 func alignDown(n int64) int64 { return n &^ (dioAlign - 1) }
@@ -80,11 +141,11 @@ func (l *Log) attachDirect(s *segment) error {
 		l.logger.Info("storage: direct I/O not available, writing through the page cache", "err", err)
 		return nil
 	}
-	t := &directTail{f: f, start: alignDown(s.size), written: s.size, scratch: alignedBuf(dioAlign)}
-	t.buf = alignedBuf(int(max(alignUp(s.size)-t.start, dioAlign)))[:s.size-t.start]
-	if len(t.buf) > 0 {
-		if _, err := s.f.ReadAt(t.buf, t.start); err != nil {
-			f.Close()
+	t := &directTail{f: f, base: alignDown(s.size), synced: s.size, final: alignDown(s.size), scratch: alignedBuf(dioAlign)}
+	if part := s.size - t.base; part > 0 {
+		t.chunks = append(t.chunks, getChunk())
+		if _, err := s.f.ReadAt(t.chunks[0][:part], t.base); err != nil {
+			t.close()
 			return fmt.Errorf("storage: read last block of %s: %w", s.prefix+LogSuffix, err)
 		}
 	}
@@ -94,96 +155,132 @@ func (l *Log) attachDirect(s *segment) error {
 
 // append copies b (the batch at file position pos = s.size) into the tail.
 func (t *directTail) append(b []byte, pos int64) {
-	at := int(pos - t.start)
-	need := at + len(b)
-	if need > cap(t.buf) {
-		n := max(2*cap(t.buf), int(alignUp(int64(need))))
-		nb := alignedBuf(n)
-		copy(nb, t.buf)
-		t.buf = nb
+	for len(b) > 0 {
+		i, off := int((pos-t.base)/tailChunk), (pos-t.base)%tailChunk
+		for i >= len(t.chunks) {
+			t.chunks = append(t.chunks, getChunk())
+		}
+		n := copy(t.chunks[i][off:], b)
+		b, pos = b[n:], pos+int64(n)
 	}
-	t.buf = t.buf[:need]
-	copy(t.buf[at:], b)
 }
 
-// directWrite is what one flush writes: whole blocks from the tail and a
-// zero-padded copy of the partial last block.
-type directWrite struct {
-	t      *directTail
-	start  int64  // file position of full[0]
-	full   []byte // whole blocks, shared with the tail
-	last   []byte // the padded last block, or nil
-	end    int64  // logical end: the segment size when the flush began
-	sealed bool   // cut the file to end after writing
-	data   bool   // there is something to write
+// pieces appends to dst the tail memory of file positions [from, to).
+func (t *directTail) pieces(dst [][]byte, from, to int64) [][]byte {
+	for from < to {
+		i, off := int((from-t.base)/tailChunk), (from-t.base)%tailChunk
+		n := min(tailChunk-off, to-from)
+		dst = append(dst, t.chunks[i][off:off+n])
+		from += n
+	}
+	return dst
 }
 
-// snapshot takes what a flush must write to make the segment durable up to
-// end. Call with Log.mu held.
-func (t *directTail) snapshot(end int64, sealed bool) directWrite {
-	w := directWrite{t: t, start: t.start, end: end, sealed: sealed, data: end != t.written}
-	if !w.data {
-		return w
+// wantsWriteBehind reports whether an append up to size leaves enough whole
+// blocks unwritten to start the write-behind. Call with Log.mu held.
+func (t *directTail) wantsWriteBehind(size int64) bool {
+	return !t.behind && t.f != nil && alignDown(size)-t.final >= writeBehindMin
+}
+
+// writeBehind writes the whole blocks of s's tail past final until fewer than
+// writeBehindMin are left (see the comment at the top). It holds a reference
+// to s, taken by the appender that started it.
+func (l *Log) writeBehind(s *segment, t *directTail) {
+	defer l.behindWG.Done()
+	defer s.release()
+	for {
+		t.ioMu.Lock()
+		l.mu.Lock()
+		f, from, to := t.f, t.final, alignDown(s.size)
+		if f == nil || l.closed || l.err != nil || to-from < writeBehindMin {
+			t.behind = false
+			l.mu.Unlock()
+			t.ioMu.Unlock()
+			return
+		}
+		t.iov = t.pieces(t.iov[:0], from, to)
+		l.mu.Unlock()
+		err := pwritev(f, t.iov, from)
+		clear(t.iov)
+		l.mu.Lock()
+		if err != nil {
+			l.failLocked(fmt.Errorf("write %s: %w", s.prefix+LogSuffix, err))
+		} else {
+			t.final = max(t.final, to)
+		}
+		l.mu.Unlock()
+		t.ioMu.Unlock()
 	}
-	whole := alignDown(end)
-	w.full = t.buf[:whole-t.start]
-	if whole < end {
-		n := copy(t.scratch, t.buf[whole-t.start:end-t.start])
+}
+
+// writeTail is a flush's write of s's tail: everything not yet on disk up to
+// end (the size the flush took), the last partial block zero-padded; a sealed
+// segment's file is then cut at end.
+func (l *Log) writeTail(s *segment, t *directTail, end int64, sealed bool) error {
+	t.ioMu.Lock()
+	defer t.ioMu.Unlock()
+	l.mu.Lock()
+	f, from, whole := t.f, t.final, alignDown(end)
+	t.iov = t.iov[:0]
+	if end > t.synced && whole > from {
+		t.iov = t.pieces(t.iov, from, whole)
+	}
+	if end > t.synced && end > whole && whole >= from {
+		i, off := int((whole-t.base)/tailChunk), (whole-t.base)%tailChunk
+		n := copy(t.scratch, t.chunks[i][off:off+end-whole])
 		clear(t.scratch[n:])
-		w.last = t.scratch
+		t.iov = append(t.iov, t.scratch)
 	}
-	return w
-}
-
-// write performs the snapshot's writes (no locks held; flushes are serialised).
-func (w *directWrite) write(s *segment) error {
-	if len(w.full) > 0 {
-		if _, err := w.t.f.WriteAt(w.full, w.start); err != nil {
+	l.mu.Unlock()
+	if len(t.iov) > 0 {
+		err := pwritev(f, t.iov, from)
+		clear(t.iov)
+		if err != nil {
 			return fmt.Errorf("write %s: %w", s.prefix+LogSuffix, err)
 		}
 	}
-	if w.last != nil {
-		if _, err := w.t.f.WriteAt(w.last, w.start+int64(len(w.full))); err != nil {
-			return fmt.Errorf("write %s: %w", s.prefix+LogSuffix, err)
-		}
-	}
-	if w.sealed {
+	if sealed {
 		// A sealed segment's file ends at its last batch: no padding, no
 		// reserved blocks.
-		if err := s.f.Truncate(w.end); err != nil {
+		if err := s.f.Truncate(end); err != nil {
 			return fmt.Errorf("truncate %s: %w", s.prefix+LogSuffix, err)
 		}
 	}
+	l.mu.Lock()
+	t.final = max(t.final, whole)
+	l.mu.Unlock()
 	return nil
 }
 
-// done marks the tail written up to w.end: it keeps only the block holding
-// that end and what was appended after it. Call with Log.mu held.
-func (t *directTail) done(w *directWrite) {
-	if !w.data {
-		return
+// done marks the tail synced up to end and gives back the chunks wholly
+// below the block holding it. Call with Log.mu held.
+func (t *directTail) done(end int64) {
+	t.synced = max(t.synced, end)
+	keep := alignDown(t.synced)
+	n := 0
+	for n < len(t.chunks) && t.base+tailChunk <= keep {
+		putChunk(t.chunks[n])
+		t.chunks[n] = nil
+		t.base += tailChunk
+		n++
 	}
-	t.written = w.end
-	cut := alignDown(w.end) - t.start
-	if cut <= 0 {
-		return
-	}
-	n := copy(t.buf, t.buf[cut:])
-	t.buf = t.buf[:n]
-	t.start += cut
-	// Give back a burst's buffer. Not more eagerly: growing again costs
-	// fresh memory, which is slow to fault in on VMs (measured: shrinking to
-	// what was left after each flush cost a quarter of the produce peak).
-	if cap(t.buf) > 8<<20 && n < 1<<20 {
-		nb := alignedBuf(1 << 20)
-		copy(nb, t.buf)
-		t.buf = nb[:n]
+	if n > 0 {
+		m := copy(t.chunks, t.chunks[n:])
+		clear(t.chunks[m:])
+		t.chunks = t.chunks[:m]
 	}
 }
 
+// close closes the direct file and gives back the chunks. The caller makes
+// sure no write is in flight: it holds ioMu, or the segment's last reference.
 func (t *directTail) close() {
 	if t.f != nil {
 		t.f.Close()
 		t.f = nil
 	}
+	for i, c := range t.chunks {
+		putChunk(c)
+		t.chunks[i] = nil
+	}
+	t.chunks = nil
 }

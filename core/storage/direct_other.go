@@ -17,3 +17,14 @@ const directSyncFlag = 0
 func openDirect(string) (*os.File, error) {
 	return nil, errors.New("direct I/O is supported on Linux only")
 }
+
+// pwritev writes the pieces one after the other from file position off.
+func pwritev(f *os.File, pieces [][]byte, off int64) error {
+	for _, p := range pieces {
+		if _, err := f.WriteAt(p, off); err != nil {
+			return err
+		}
+		off += int64(len(p))
+	}
+	return nil
+}

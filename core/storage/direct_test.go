@@ -148,7 +148,7 @@ func TestDirectCrash(t *testing.T) {
 		mustAppend(t, l, testBatch(3, int64(500+i), fmt.Sprintf("u%d", i)))
 	}
 	active := l.segs[len(l.segs)-1]
-	logical, path := active.dio.written, active.prefix+LogSuffix
+	logical, path := active.dio.synced, active.prefix+LogSuffix
 	crash(l)
 	if got := fileSize(t, path); got != alignUp(logical) {
 		t.Fatalf("crashed active segment is %d bytes, want the synced end %d padded to %d", got, logical, alignUp(logical))
@@ -167,12 +167,87 @@ func TestDirectCrash(t *testing.T) {
 	checkContiguous(t, decode(t, sendAll(t, l2, 0)), 0, synced+2)
 }
 
+// TestDirectWriteBehind: appends that leave writeBehindMin bytes of whole
+// blocks unwritten reach the file before any flush, byte for byte; a flush
+// then makes all of it durable; after a crash, recovery keeps every synced
+// record and the whole batches the write-behind wrote past them, in order.
+func TestDirectWriteBehind(t *testing.T) {
+	dir := t.TempDir()
+	opts := directOpts
+	opts.SegmentBytes = 16 << 20
+	l := openDirectLog(t, dir, opts, stoppedFlusher())
+	var appended []byte // the batches as written (Append sets their offsets)
+	var next int64      // record i has timestamp i
+	appendUpTo := func(size int) int64 {
+		for len(appended) < size {
+			b := sizedBatch(3000+int(next)%4096, next)
+			next = mustAppend(t, l, b).LastOffset + 1
+			appended = append(appended, b...)
+		}
+		return next
+	}
+
+	appendUpTo(3 * writeBehindMin)
+	l.behindWG.Wait()
+	active := l.segs[len(l.segs)-1]
+	path := active.prefix + LogSuffix
+	onDisk, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := alignDown(int64(len(appended))) - writeBehindMin; int64(len(onDisk)) <= want {
+		t.Fatalf("before any flush the file has %d bytes, want more than %d (written behind)", len(onDisk), want)
+	}
+	if int64(len(onDisk))%dioAlign != 0 || !bytes.Equal(onDisk, appended[:len(onDisk)]) {
+		t.Fatalf("written behind: %d bytes, not whole blocks of the appended batches", len(onDisk))
+	}
+	if hwm := l.HighWatermark(); hwm != 0 {
+		t.Fatalf("high watermark %d before any flush", hwm)
+	}
+
+	if err := l.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	synced := l.HighWatermark()
+	if got := readAllRecords(t, l); int64(len(got)) != synced {
+		t.Fatalf("read %d records after the sync, high watermark %d", len(got), synced)
+	}
+	total := appendUpTo(len(appended) + 2*writeBehindMin) // never synced
+	crash(l)
+
+	l2 := openDirectLog(t, dir, opts, nil)
+	recs := readAllRecords(t, l2)
+	if n := int64(len(recs)); n < synced || n > total {
+		t.Fatalf("recovered %d records, want the %d synced, at most the %d appended", n, synced, total)
+	}
+	if int64(len(recs)) == synced {
+		t.Errorf("recovered only the synced records: the write-behind wrote nothing past them")
+	}
+	checkContiguous(t, recs, 0, int64(len(recs)))
+	for i, r := range recs {
+		if r.ts != int64(i) {
+			t.Fatalf("record %d has timestamp %d, want %d", i, r.ts, i)
+		}
+	}
+}
+
 // TestDirectConcurrent: producers, a Flusher and readers at once (run with
 // -race): every read sees whole, valid, contiguous batches.
+// The second case uses batches large enough for the write-behind to run
+// between flushes, and segments that roll under it.
 func TestDirectConcurrent(t *testing.T) {
+	small := func(p, i int) []byte { return testBatch(1+(i+p)%9, int64(i), fmt.Sprintf("p%d-%d", p, i)) }
+	large := func(p, i int) []byte { return sizedBatch(4000+(i*7919+p*104729)%60000, int64(i)) }
+	big := directOpts
+	big.SegmentBytes = 3 << 20
+	t.Run("small", func(t *testing.T) { testDirectConcurrent(t, directOpts, small) })
+	t.Run("write-behind", func(t *testing.T) { testDirectConcurrent(t, big, large) })
+}
+
+func testDirectConcurrent(t *testing.T, opts Options, mk func(p, i int) []byte) {
 	fl := NewFlusher(quietLogger())
 	defer fl.Close()
-	l := openDirectLog(t, t.TempDir(), directOpts, fl)
+	l := openDirectLog(t, t.TempDir(), opts, fl)
 	const producers, each = 4, 200
 	var wg sync.WaitGroup
 	for p := range producers {
@@ -180,10 +255,13 @@ func TestDirectConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				res, err := l.Append(testBatch(1+(i+p)%9, int64(i), fmt.Sprintf("p%d-%d", p, i)), 0)
+				res, err := l.Append(mk(p, i), 0)
 				if err != nil {
 					t.Error(err)
 					return
+				}
+				if i%8 != 7 && i != each-1 {
+					continue // a few appends in flight, as a pipelining producer has
 				}
 				if err := l.WaitDurable(waitCtx(t, 10*time.Second), res.LastOffset); err != nil {
 					t.Error(err)

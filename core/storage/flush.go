@@ -25,7 +25,8 @@ type flushJob struct {
 	sealed       bool
 	syncIndexes  bool
 	heldRefCount bool        // the job holds a reference to release
-	dw           directWrite // direct segment: what to write before the sync
+	dio          *directTail // direct segment: its tail, written up to end before the sync
+	end          int64
 }
 
 // Sync writes and fdatasyncs everything appended so far and advances the
@@ -72,7 +73,7 @@ func (l *Log) flush(mode flushMode) error {
 			m.offFlushed, m.tsFlushed = len(m.off), len(m.ts)
 		}
 		if s.dio != nil {
-			j.dw = s.dio.snapshot(s.size, s.sealed)
+			j.dio, j.end = s.dio, s.size
 		}
 		s.inUnsynced = false
 		activeQueued = activeQueued || s == active
@@ -108,10 +109,10 @@ func (l *Log) flush(mode flushMode) error {
 		err = l.err
 	} else {
 		for i := range jobs {
-			if dw := &jobs[i].dw; dw.t != nil {
-				dw.t.done(dw)
-				if dw.sealed {
-					dw.t.close()
+			if t := jobs[i].dio; t != nil {
+				t.done(jobs[i].end)
+				if jobs[i].sealed {
+					t.close() // no write-behind: nothing is left to write
 					jobs[i].seg.dio = nil
 				}
 			}
@@ -168,8 +169,8 @@ func (l *Log) syncJob(j *flushJob) error {
 			return fmt.Errorf("write time index: %w", err)
 		}
 	}
-	if j.dw.t != nil {
-		if err := j.dw.write(s); err != nil {
+	if j.dio != nil {
+		if err := l.writeTail(s, j.dio, j.end, j.sealed); err != nil {
 			return err
 		}
 	}
@@ -240,6 +241,7 @@ func (l *Log) Close() error {
 
 	err := l.flush(flushClose)
 	l.ra.close()
+	l.behindWG.Wait() // they see closed and stop
 
 	l.flushMu.Lock()
 	l.mu.Lock()

@@ -84,6 +84,7 @@ func crash(l *Log) {
 	segs, uns := l.segs, l.unsynced
 	l.segs, l.unsynced = nil, nil
 	l.mu.Unlock()
+	l.behindWG.Wait() // a write in flight at the crash either landed or not; let it land
 	for _, s := range append(uns, segs...) {
 		s.release()
 	}

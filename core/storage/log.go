@@ -25,11 +25,14 @@ type Log struct {
 	fl     *Flusher
 	logger *slog.Logger
 
-	// Lock order: adminMu, flushMu, rpMu, mu, epochMu, segment.lazyMu.
+	// Lock order: adminMu, flushMu, directTail.ioMu, rpMu, mu, epochMu, segment.lazyMu.
 	adminMu sync.Mutex // serialises DeleteRecords, ApplyRetention and Close
 	flushMu sync.Mutex // serialises flushes; guards lastCkpt, jobs, flushBuf
-	rpMu    sync.Mutex // serialises writes of the recovery-point file
-	epochMu sync.Mutex // serialises writes of the leader-epoch-checkpoint file
+	// behindWG counts the write-behind goroutines of direct tails; Close
+	// waits for them.
+	behindWG sync.WaitGroup
+	rpMu     sync.Mutex // serialises writes of the recovery-point file
+	epochMu  sync.Mutex // serialises writes of the leader-epoch-checkpoint file
 
 	mu       sync.RWMutex
 	segs     []*segment // by base offset; the last one is active
@@ -146,6 +149,12 @@ func (l *Log) Append(b []byte, leaderEpoch int32) (AppendResult, error) {
 	}
 	seg.size += n
 	l.size += n
+	if t := seg.dio; t != nil && t.wantsWriteBehind(seg.size) {
+		t.behind = true
+		seg.acquire()
+		l.behindWG.Add(1)
+		go l.writeBehind(seg, t)
+	}
 	seg.mem.add(uint32(base-seg.base), pos, h.MaxTimestamp, seg.interval)
 	last := base + int64(h.LastOffsetDelta)
 	l.leo = last + 1
