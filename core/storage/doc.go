@@ -118,12 +118,14 @@
 // every Options.FlushInterval.
 //
 // With Options.Fsync and Options.DirectIO, Append copies into an aligned
-// in-memory tail instead of writing, and the flush pass writes the tail with
-// O_DIRECT before it syncs; ReadFile reads with O_DIRECT (or from a read-ahead
-// cache) and returns the bytes in memory. On disk
-// the format is the same, except that the active segment may end in zero
-// padding up to a 4 KiB boundary until it is sealed or closed (recovery cuts
-// it as a torn tail). See direct.go.
+// in-memory tail instead of writing; a write-behind goroutine writes its whole
+// blocks with O_DIRECT as they arrive, and the flush pass writes the rest
+// before it syncs; ReadFile reads with O_DIRECT (or from a read-ahead cache)
+// and returns the bytes in memory. On disk the format is the same, except
+// that until the active segment is sealed or closed it may end in zero
+// padding up to a 4 KiB boundary, or in whole blocks of batches not yet
+// synced (recovery keeps whole batches and cuts the rest as a torn tail).
+// See direct.go.
 package storage
 
 // On-disk names and sizes: part of the format.
