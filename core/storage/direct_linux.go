@@ -23,38 +23,25 @@ func openDirect(path string) (*os.File, error) {
 // as few system calls as the kernel allows (one, unless it writes short).
 // For O_DIRECT every piece must be aligned (each chunk of the tail is).
 func pwritev(f *os.File, pieces [][]byte, off int64) error {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var werr error
-	if err := rc.Control(func(fd uintptr) {
+	return withFD(f, func(fd int) error {
 		for len(pieces) > 0 {
-			n, err := unix.Pwritev(int(fd), pieces[:min(len(pieces), 1024)], off) // IOV_MAX
-			if err == syscall.EINTR {
-				continue
-			}
+			n, err := unix.Pwritev(fd, pieces[:min(len(pieces), 1024)], off) // IOV_MAX
 			if err != nil {
-				werr = err
-				return
+				return err // EINTR: withFD calls again with what is left
 			}
 			if n == 0 {
-				werr = io.ErrShortWrite
-				return
+				return io.ErrShortWrite
 			}
 			off += int64(n)
-			for n > 0 && len(pieces) > 0 {
+			for n > 0 {
 				if n < len(pieces[0]) {
 					pieces[0] = pieces[0][n:] // an unaligned remainder fails with EINVAL under O_DIRECT
-					n = 0
 					break
 				}
 				n -= len(pieces[0])
 				pieces = pieces[1:]
 			}
 		}
-	}); err != nil {
-		return err
-	}
-	return werr
+		return nil
+	})
 }

@@ -98,21 +98,10 @@ func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok 
 // pread is one pread(2): os.File.ReadAt would retry a short read at an
 // unaligned offset, which O_DIRECT refuses.
 func pread(f *os.File, b []byte, off int64) (int, error) {
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
 	var n int
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		for {
-			n, serr = syscall.Pread(int(fd), b, off)
-			if serr != syscall.EINTR {
-				return
-			}
-		}
-	}); err != nil {
-		return 0, err
-	}
-	return n, serr
+	err := withFD(f, func(fd int) (err error) {
+		n, err = syscall.Pread(fd, b, off)
+		return err
+	})
+	return n, err
 }
