@@ -4,8 +4,6 @@ package broker
 // adds the file system's total and usable bytes.
 
 import (
-	"syscall"
-
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/streamd/streamd/core/wire"
@@ -18,12 +16,7 @@ func handleDescribeLogDirs(b *Broker, _ *wire.Conn, kreq kmsg.Request) wire.Repl
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	dir := kmsg.NewDescribeLogDirsResponseDir()
 	dir.Dir = b.dir
-	dir.TotalBytes, dir.UsableBytes = -1, -1
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(b.dir, &st); err == nil {
-		dir.TotalBytes = int64(st.Blocks) * int64(st.Bsize)
-		dir.UsableBytes = int64(st.Bavail) * int64(st.Bsize)
-	}
+	dir.TotalBytes, dir.UsableBytes = diskSpace(b.dir)
 	add := func(t *topic, parts []int32) {
 		dt := kmsg.NewDescribeLogDirsResponseDirTopic()
 		dt.Topic = t.meta.Name

@@ -94,14 +94,3 @@ func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok 
 	end = m.walk(pos, first, min(limit, to))
 	return end, m, true, nil
 }
-
-// pread is one pread(2): os.File.ReadAt would retry a short read at an
-// unaligned offset, which O_DIRECT refuses.
-func pread(f *os.File, b []byte, off int64) (int, error) {
-	var n int
-	err := withFD(f, func(fd int) (err error) {
-		n, err = syscall.Pread(fd, b, off)
-		return err
-	})
-	return n, err
-}

@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command peerbench measures streamd against peer brokers on this machine
 // with one reproducible command, run from the repository root:
 //
