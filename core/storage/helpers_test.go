@@ -197,3 +197,21 @@ func waitCtx(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// busy reports whether a read-ahead fill runs.
+func (ra *readAhead) busy() bool {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.filling
+}
+
+// pending reports how many files wait in the reaper or are being shrunk.
+func (r *reaper) pending() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.queue)
+	if r.running {
+		n++
+	}
+	return n
+}

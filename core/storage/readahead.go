@@ -78,13 +78,6 @@ func (ra *readAhead) lookup(seg *segment, pos, end int64) []*raChunk {
 	return out
 }
 
-// busy reports whether a fill runs (tests).
-func (ra *readAhead) busy() bool {
-	ra.mu.Lock()
-	defer ra.mu.Unlock()
-	return ra.filling
-}
-
 func (ra *readAhead) find(seg *segment, pos int64) int {
 	for i, c := range ra.chunks {
 		if c.seg == seg && c.pos == pos {

@@ -115,17 +115,6 @@ func (r *reaper) close() {
 	r.wg.Wait()
 }
 
-// pending reports how many files wait or are being shrunk (tests).
-func (r *reaper) pending() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := len(r.queue)
-	if r.running {
-		n++
-	}
-	return n
-}
-
 // reaper is the broker-wide reaper of deleted segments, nil without a
 // Flusher.
 func (l *Log) reaper() *reaper {
