@@ -239,6 +239,7 @@ func (l *Log) Compact(opts CompactOptions) (res CompactResult, err error) {
 		}
 	}
 	latest := newOffsetMap(dirtyOffsets)
+	defer latest.release()
 	// end: the map holds every key below it; k: the segments this pass
 	// rewrites. Both shrink when the map cannot hold the whole dirty range.
 	end, k := segs[n-1].v.next, n

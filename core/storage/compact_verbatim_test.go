@@ -2,7 +2,9 @@ package storage
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -272,4 +274,45 @@ func TestCompactIdleAfterRecoveryPoint(t *testing.T) {
 		t.Fatalf("reopen: %+v", l.LastRecovery())
 	}
 	checkCompacted(t, written, readCompacted(t, l), activeBase(l), false)
+}
+
+// TestPreadAlignedPieces reads ranges of a file that span several
+// cleanerReadPiece reads, start and end off the block grid and reach the end
+// of the file, with O_DIRECT where the file system allows it: every byte comes
+// back, and a range past the end is an error.
+func TestPreadAlignedPieces(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	size := 3*cleanerReadPiece + 5000
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>12)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if d, derr := os.OpenFile(name, os.O_RDONLY|directFlag, 0); derr == nil {
+		f.Close()
+		f, err = d, nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := alignedBuf(size + 2*dioAlign)
+	for _, r := range []struct{ pos, n int64 }{
+		{0, int64(size)}, {4097, 2*cleanerReadPiece + 10}, {cleanerReadPiece - 1, 2},
+		{int64(size) - 1, 1}, {5, int64(size) - 5}, {8192, cleanerReadPiece},
+	} {
+		got, err := preadAligned(f, buf, r.pos, r.n)
+		if err != nil {
+			t.Fatalf("pos %d n %d: %v", r.pos, r.n, err)
+		}
+		if !bytes.Equal(got, data[r.pos:r.pos+r.n]) {
+			t.Fatalf("pos %d n %d: wrong bytes", r.pos, r.n)
+		}
+	}
+	if _, err := preadAligned(f, buf, int64(size)-10, 11); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("read past the end: %v, want io.ErrUnexpectedEOF", err)
+	}
 }

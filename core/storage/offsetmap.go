@@ -3,6 +3,7 @@ package storage
 import (
 	"hash/maphash"
 	"math/bits"
+	"runtime"
 )
 
 // offsetMap is the key -> latest offset map of a compaction pass, after
@@ -12,7 +13,8 @@ import (
 // A slot holds a 128-bit digest of the key (two 64-bit maphash hashes with
 // independent seeds, chosen at random per map) and offset+1 (0 marks an
 // empty slot, so a fresh zeroed table is empty). The slice holds no pointers,
-// so the garbage collector never scans it.
+// so the garbage collector never scans it; on Linux it is not even in the Go
+// heap (allocSlots), and a pass frees it when it ends (release).
 //
 // Keys are compared by digest only: two keys with the same 128-bit digest are
 // treated as the same key, exactly as Kafka does with MD5. For n distinct
@@ -31,10 +33,22 @@ import (
 // caches longer and costs no memory it does not use.
 type offsetMap struct {
 	slots    []offsetSlot
+	mem      *slotMem // how slots is freed
 	used     int
 	limit    int // keys the current table holds before it grows
 	maxSlots int // largest table
 	s1, s2   maphash.Seed
+}
+
+// slotMem frees a table that allocSlots took outside the Go heap: by
+// offsetMap.release, or by a cleanup once the map is unreachable.
+type slotMem struct{ free func() }
+
+func (sm *slotMem) release() {
+	if sm.free != nil {
+		sm.free()
+		sm.free = nil
+	}
 }
 
 type offsetSlot struct {
@@ -62,15 +76,23 @@ func newOffsetMap(keys int64) *offsetMap {
 	most := int64(max(maxOffsetMapBytes/offsetSlotBytes, 2))
 	keys = min(max(keys, 1), most)
 	maxSlots := int(min(keys*offsetMapLoadDen/offsetMapLoadNum+1, most))
-	m := &offsetMap{maxSlots: maxSlots, s1: maphash.MakeSeed(), s2: maphash.MakeSeed()}
+	m := &offsetMap{maxSlots: maxSlots, s1: maphash.MakeSeed(), s2: maphash.MakeSeed(), mem: &slotMem{}}
+	runtime.AddCleanup(m, (*slotMem).release, m.mem)
 	m.resize(min(maxSlots, offsetMapInitialSlots))
 	return m
 }
 
+// release frees the table; the map must not be used after it.
+func (m *offsetMap) release() {
+	m.mem.release()
+	m.slots = nil
+}
+
 // resize moves the keys into a new table of n slots.
 func (m *offsetMap) resize(n int) {
-	old := m.slots
-	m.slots = make([]offsetSlot, n)
+	old, oldMem := m.slots, *m.mem
+	m.slots, m.mem.free = allocSlots(n)
+	defer oldMem.release()
 	m.limit = max(n*offsetMapLoadNum/offsetMapLoadDen, 1)
 	for i := range old {
 		if s := old[i]; s.off1 != 0 {

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -160,4 +161,22 @@ func TestOffsetMapGrows(t *testing.T) {
 	if m.free() != m.maxSlots*3/4-keys {
 		t.Fatalf("free %d, want %d", m.free(), m.maxSlots*3/4-keys)
 	}
+}
+
+// TestOffsetMapRelease: a released map has given its table back, and a second
+// release (or the cleanup that would run once the map is garbage) is harmless.
+func TestOffsetMapRelease(t *testing.T) {
+	m := newOffsetMap(1 << 20)
+	for i := range 100_000 { // a few resizes: each frees the table before
+		m.put(fmt.Appendf(nil, "key-%d", i), int64(i))
+	}
+	if runtime.GOOS == "linux" && m.mem.free == nil {
+		t.Fatal("table not in its own mapping on Linux")
+	}
+	m.release()
+	if m.slots != nil || m.mem.free != nil {
+		t.Fatal("release kept the table")
+	}
+	m.release()
+	runtime.GC()
 }
