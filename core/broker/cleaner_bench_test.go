@@ -11,7 +11,8 @@ package broker_test
 // STREAMD_BENCH_CLEANER_IO the cleaner's I/O limit in bytes/s for the latency run
 // (default 0: unlimited) and STREAMD_BENCH_CLEANER_CPU its
 // log.cleaner.cpu.max.fraction (default: the broker's default).
-// STREAMD_BENCH_CLEANER_NOFSYNC=1 turns the produce path's fsync off (to tell CPU from
+// STREAMD_BENCH_CLEANER_DIRECT=1 makes the throughput run's log direct (as the broker's
+// default). STREAMD_BENCH_CLEANER_NOFSYNC=1 turns the produce path's fsync off (to tell CPU from
 // disk effects) and STREAMD_BENCH_CLEANER_TRACE=PREFIX writes Go execution traces of
 // the first 3 s of the idle and cleaning windows.
 
@@ -63,11 +64,21 @@ func benchCleanerEnv(t *testing.T) (sizeMB int64, keys int, io float64) {
 // TestBenchCleanerThroughput times one unthrottled storage.Log.Compact pass over
 // STREAMD_BENCH_CLEANER_MB of uncompressed records (16-byte keys drawn uniformly from
 // STREAMD_BENCH_CLEANER_KEYS, 200-byte random values, 50 per batch) in 128 MiB
-// segments (an eighth of the data when that is smaller).
+// segments (an eighth of the data when that is smaller). The log goes through the
+// page cache unless STREAMD_BENCH_CLEANER_DIRECT=1 (direct I/O, the broker's
+// default): then the pass reads from the disk.
 func TestBenchCleanerThroughput(t *testing.T) {
 	sizeMB, keys, _ := benchCleanerEnv(t)
 	segBytes := min(128<<20, sizeMB<<20/8)
-	l, err := storage.Open(t.TempDir(), storage.Options{SegmentBytes: segBytes}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	opts := storage.Options{SegmentBytes: segBytes}
+	var fl *storage.Flusher
+	if os.Getenv("STREAMD_BENCH_CLEANER_DIRECT") == "1" { // as the broker's default log.direct.io
+		fl = storage.NewFlusher(logger)
+		defer fl.Close()
+		opts.Fsync, opts.DirectIO = true, true
+	}
+	l, err := storage.Open(t.TempDir(), opts, fl, logger)
 	if err != nil {
 		t.Fatal(err)
 	}

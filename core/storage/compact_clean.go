@@ -124,7 +124,7 @@ func (sc *cleanScratch) readSegment(s *segment, pos, n int64, dbuf *[]byte, dsiz
 // development VM a 1 MiB read takes about 0.85 ms, a 64 KiB one 0.12 ms and a
 // 32 KiB one 0.06 ms; in the cleaner benchmark, 1 MiB reads put the produce
 // p99 while cleaning at 1.6-2.3 ms, 64 KiB ones at 0.8-1.4 ms and 32 KiB ones
-// at 0.7-1.1 ms in most runs, for a pass 30-50% slower (docs/benchmarks.md,
+// at 0.7-1.1 ms in most runs, for a pass 50-80% slower (docs/benchmarks.md,
 // "Compaction").
 const cleanerReadPiece = 32 << 10
 
