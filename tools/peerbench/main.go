@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 // Command peerbench measures streamd against peer brokers on this machine
 // with one reproducible command, run from the repository root:
