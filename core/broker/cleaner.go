@@ -117,7 +117,7 @@ func (b *Broker) cleanLogs(m *cleanerMetrics) {
 				MaxCompactionLagMs:     s.MaxCompactionLagMs,
 				IOBytesPerSecond:       b.cfg.LogCleanerIoMaxBytesPerSecond,
 				DutyCycle:              b.cfg.LogCleanerCPUMaxFraction,
-				Working:                extraProc,
+				Working:                passWorking(b.cfg.LogCleanerCPUMaxFraction),
 				Stop:                   b.stop,
 			})
 			switch {

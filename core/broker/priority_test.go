@@ -47,3 +47,15 @@ func TestLowerThreadPriority(t *testing.T) {
 		t.Fatalf("another thread got nice %d, policy %d too", n, p)
 	}
 }
+
+// TestPassWorking: only a pass that never pauses (no duty cycle) gets the extra P.
+func TestPassWorking(t *testing.T) {
+	for _, c := range []struct {
+		duty  float64
+		extra bool
+	}{{0.5, false}, {0.05, false}, {0.999, false}, {1, true}, {0, true}, {-1, true}, {2, true}} {
+		if got := passWorking(c.duty) != nil; got != c.extra {
+			t.Errorf("duty %g: extra P %v, want %v", c.duty, got, c.extra)
+		}
+	}
+}
