@@ -153,14 +153,18 @@ func (l *Log) attachDirect(s *segment) error {
 	return nil
 }
 
+// at returns the tail memory from file position pos to the end of its chunk.
+func (t *directTail) at(pos int64) []byte {
+	return t.chunks[(pos-t.base)/tailChunk][(pos-t.base)%tailChunk:]
+}
+
 // append copies b (the batch at file position pos = s.size) into the tail.
 func (t *directTail) append(b []byte, pos int64) {
 	for len(b) > 0 {
-		i, off := int((pos-t.base)/tailChunk), (pos-t.base)%tailChunk
-		for i >= len(t.chunks) {
+		for pos-t.base >= int64(len(t.chunks))*tailChunk {
 			t.chunks = append(t.chunks, getChunk())
 		}
-		n := copy(t.chunks[i][off:], b)
+		n := copy(t.at(pos), b)
 		b, pos = b[n:], pos+int64(n)
 	}
 }
@@ -168,10 +172,10 @@ func (t *directTail) append(b []byte, pos int64) {
 // pieces appends to dst the tail memory of file positions [from, to).
 func (t *directTail) pieces(dst [][]byte, from, to int64) [][]byte {
 	for from < to {
-		i, off := int((from-t.base)/tailChunk), (from-t.base)%tailChunk
-		n := min(tailChunk-off, to-from)
-		dst = append(dst, t.chunks[i][off:off+n])
-		from += n
+		p := t.at(from)
+		p = p[:min(int64(len(p)), to-from)]
+		dst = append(dst, p)
+		from += int64(len(p))
 	}
 	return dst
 }
@@ -226,8 +230,7 @@ func (l *Log) writeTail(s *segment, t *directTail, end int64, sealed bool) error
 		t.iov = t.pieces(t.iov, from, whole)
 	}
 	if end > t.synced && end > whole && whole >= from {
-		i, off := int((whole-t.base)/tailChunk), (whole-t.base)%tailChunk
-		n := copy(t.scratch, t.chunks[i][off:off+end-whole])
+		n := copy(t.scratch, t.at(whole)[:end-whole])
 		clear(t.scratch[n:])
 		t.iov = append(t.iov, t.scratch)
 	}
