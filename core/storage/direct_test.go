@@ -407,6 +407,78 @@ func TestDirectReadAhead(t *testing.T) {
 	}
 }
 
+// TestDirectReadAheadNoPause: a reader that asks for the next range at once,
+// faster than the read-ahead can read (a consumer nearly as fast as the disk),
+// waits for the chunk being read instead of reading it again: every read but
+// the first and the last is answered from memory, whole, and no chunk is read
+// from the disk twice.
+func TestDirectReadAheadNoPause(t *testing.T) {
+	dir := t.TempDir()
+	opts := directOpts
+	opts.SegmentBytes = 64 << 20
+	l := openDirectLog(t, dir, opts, nil)
+	for i := range 200 { // ~12.5 MiB in batches that straddle chunk boundaries
+		mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
+	}
+	want, err := l.Read(0, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := ReadIOStats()
+	var got bytes.Buffer
+	var fromMem, direct, short int
+	for off := int64(0); off < l.HighWatermark(); {
+		r, err := l.ReadFile(off, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case r.FromCache:
+			fromMem++
+		case r.Mem != nil:
+			direct++
+		default:
+			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
+		}
+		// Short: less than 1 MiB less one batch, and ending before the last
+		// whole chunk (the partial chunk at the end is never cached).
+		const maxBatch = 64<<10 + 200*7 + 61
+		if r.Len < 1<<20-maxBatch && r.Pos+r.Len+maxBatch < int64(len(want.Data))&^(directChunk-1) {
+			t.Logf("short read at position %d: %d bytes", r.Pos, r.Len)
+			short++
+		}
+		if err := r.Sender()(&got); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+		recs := decode(t, got.Bytes())
+		off = recs[len(recs)-1].off + 1
+	}
+	if !bytes.Equal(got.Bytes(), want.Data) {
+		t.Fatalf("read %d bytes through the cache, differing from the %d bytes of Read", got.Len(), len(want.Data))
+	}
+	after := ReadIOStats()
+	if direct > 2 || fromMem < 10 {
+		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", fromMem, direct)
+	}
+	if short > 0 {
+		t.Errorf("%d reads answered short of their 1 MiB (a chunk being read was not waited for)", short)
+	}
+	// A direct read reads at most 2 chunks (1 MiB from an unaligned
+	// position), the read-ahead one chunk at a time.
+	chunks := int64(len(want.Data)+directChunk-1) / directChunk
+	read := (after.ReadAheadChunks - before.ReadAheadChunks) + 2*(after.DirectReads-before.DirectReads)
+	if read > chunks+2 {
+		t.Errorf("read %d chunks from the disk for a %d-chunk log; some were read twice", read, chunks)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := raChunksInUse.Load(); n != 0 {
+		t.Errorf("%d read-ahead chunks still in use after Close", n)
+	}
+}
+
 // TestDirectWriteFailureFailsLog: a direct write that fails (here: the handle
 // cannot write; on a real machine: a full disk) fails the log like a failed
 // buffered write: waiters get ErrFailed, nothing unsynced becomes visible,

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -15,6 +16,14 @@ import (
 // raAhead bytes of that segment in the background, in directChunk-aligned
 // chunks, into a small per-log cache; a ReadFile whose whole range is cached
 // is answered from memory (FileRead.Mem).
+//
+// One fill goroutine per log reads one chunk at a time. Reads that arrive
+// while it runs move its frontier forward instead of starting another, so a
+// consumer faster than the disk keeps one fill busy rather than many fills
+// starting and stopping. The chunk being read is visible: a ReadFile that
+// needs it waits for that read to end instead of reading the same bytes again
+// (on a disk that a sequential consumer nearly saturates, a second read of
+// the chunk in flight is what made the consumer fall further behind).
 //
 // Chunks hold only bytes below the readable limit at the time they were read;
 // those never change for a segment (the direct tail rewrites its last block
@@ -53,8 +62,16 @@ type readAhead struct {
 	mu      sync.Mutex
 	chunks  []*raChunk // least recently used first
 	filling bool       // a fill goroutine runs
-	closed  bool
-	wg      sync.WaitGroup
+	// While filling: the fill reads the chunks of fillSeg from fillFrom that
+	// lie wholly below fillStop; schedule moves both forward.
+	fillSeg            *segment
+	fillFrom, fillStop int64
+	// The chunk the fill is reading now (reading < 0: none), and a channel
+	// closed when that read has ended and its chunk, if any, is cached.
+	reading  int64
+	readDone chan struct{}
+	closed   bool
+	wg       sync.WaitGroup
 }
 
 // lookup returns the cached chunks of seg that cover [pos, end) contiguously
@@ -87,8 +104,11 @@ func (ra *readAhead) find(seg *segment, pos int64) int {
 	return -1
 }
 
-// schedule starts a background fill of the chunks of seg that hold bytes of
-// [from, from+raAhead) and lie wholly below limit, unless a fill runs already.
+// schedule makes a background fill read the chunks of seg that hold bytes of
+// [from, from+raAhead) and lie wholly below limit: it starts one, or moves the
+// running fill's frontier when that fill reads seg. The first chunk a new fill
+// reads is marked as being read before schedule returns, so a reader that
+// needs it waits for it from the start.
 func (ra *readAhead) schedule(seg *segment, from, limit int64) {
 	first := from &^ (directChunk - 1)
 	stop := min(from+raAhead, limit)
@@ -97,48 +117,119 @@ func (ra *readAhead) schedule(seg *segment, from, limit int64) {
 	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	if ra.filling || ra.closed {
+	if ra.closed {
+		return
+	}
+	if ra.filling {
+		if ra.fillSeg == seg {
+			ra.fillFrom = max(ra.fillFrom, first)
+			ra.fillStop = max(ra.fillStop, stop)
+		}
+		return
+	}
+	ra.fillSeg, ra.fillFrom, ra.fillStop = seg, first, stop
+	p := ra.nextLocked(first)
+	if p < 0 {
+		ra.fillSeg = nil
 		return
 	}
 	ra.filling = true
+	ra.reading, ra.readDone = p, make(chan struct{})
 	seg.acquire()
 	ra.wg.Add(1)
-	go ra.fill(seg, first, stop)
+	go ra.fill(seg)
 }
 
-func (ra *readAhead) fill(seg *segment, first, stop int64) {
+// nextLocked returns the first chunk from p on (and from fillFrom on) that the
+// fill should read: not cached, wholly below fillStop; -1 when there is none or
+// the fill must stop (the log is closing, or every read-ahead chunk is taken).
+func (ra *readAhead) nextLocked(p int64) int64 {
+	for p = max(p, ra.fillFrom); p+directChunk <= ra.fillStop; p += directChunk {
+		if ra.closed || raChunksInUse.Load() >= raMaxChunks {
+			return -1
+		}
+		if ra.find(ra.fillSeg, p) < 0 {
+			return p
+		}
+	}
+	return -1
+}
+
+// fill reads the chunk schedule marked, then the next ones nextLocked names,
+// until there are none. Finishing a chunk (caching it, waking its waiters) and
+// marking the next one happen under one lock, so a reader never sees the fill
+// between two chunks.
+func (ra *readAhead) fill(seg *segment) {
 	defer ra.wg.Done()
 	defer seg.release()
-	defer func() {
-		ra.mu.Lock()
-		ra.filling = false
-		ra.mu.Unlock()
-	}()
 	f := seg.directReader()
-	if f == nil {
-		return
-	}
-	for p := first; p+directChunk <= stop; p += directChunk {
-		ra.mu.Lock()
-		cached, closed := ra.find(seg, p) >= 0, ra.closed
+	ra.mu.Lock()
+	for {
+		p, done, stop := ra.reading, ra.readDone, ra.fillStop
 		ra.mu.Unlock()
-		if closed || raChunksInUse.Load() >= raMaxChunks {
+		var c *raChunk
+		err := errNoDirectReader
+		if f != nil {
+			c, err = readChunk(f, p, directChunk)
+		}
+		var evict *raChunk
+		ok := false
+		ra.mu.Lock()
+		if err == nil {
+			ioStats.readAheadChunks.Add(1)
+			evict, ok = ra.insertLocked(seg, c, stop)
+		}
+		close(done)
+		next := int64(-1)
+		if ok {
+			next = ra.nextLocked(p + directChunk)
+		}
+		if next < 0 {
+			ra.filling, ra.fillSeg, ra.reading, ra.readDone = false, nil, -1, nil
+		} else {
+			ra.reading, ra.readDone = next, make(chan struct{})
+		}
+		ra.mu.Unlock()
+		if c != nil {
+			c.release() // the reading reference; the cache took its own
+		}
+		if evict != nil {
+			evict.release()
+		}
+		if next < 0 {
 			return
 		}
-		if cached {
-			continue
-		}
-		c, err := readChunk(f, p, directChunk)
-		if err != nil {
-			return
-		}
-		ioStats.readAheadChunks.Add(1)
-		ok := ra.insert(seg, c, stop)
-		c.release() // the reading reference; the cache took its own
-		if !ok {
-			return
-		}
+		ra.mu.Lock()
 	}
+}
+
+var errNoDirectReader = errors.New("storage: no O_DIRECT handle")
+
+// reads reports whether the fill is reading chunk p of seg now.
+func (ra *readAhead) reads(seg *segment, p int64) bool {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.readingLocked(seg, p) != nil
+}
+
+func (ra *readAhead) readingLocked(seg *segment, p int64) chan struct{} {
+	if !ra.filling || ra.fillSeg != seg || ra.reading != p {
+		return nil
+	}
+	return ra.readDone
+}
+
+// waitFor waits until the fill's read of chunk p of seg ends, if it is
+// reading that chunk now; it reports whether it waited.
+func (ra *readAhead) waitFor(seg *segment, p int64) bool {
+	ra.mu.Lock()
+	done := ra.readingLocked(seg, p)
+	ra.mu.Unlock()
+	if done == nil {
+		return false
+	}
+	<-done
+	return true
 }
 
 // readChunk reads up to n bytes of f at p (both aligned) into a pooled buffer.
@@ -160,20 +251,25 @@ func readChunk(f *os.File, p, n int64) (*raChunk, error) {
 // room; the cache takes a reference of its own and evicts its least recently
 // used chunk past raPerLog. It reports whether c was cached.
 func (ra *readAhead) insert(seg *segment, c *raChunk, limit int64) bool {
-	if int64(len(c.data)) != directChunk || c.pos+directChunk > limit {
-		return false
-	}
 	ra.mu.Lock()
-	if ra.closed || ra.find(seg, c.pos) >= 0 {
-		ra.mu.Unlock()
-		return false
+	evict, ok := ra.insertLocked(seg, c, limit)
+	ra.mu.Unlock()
+	if evict != nil {
+		evict.release()
+	}
+	return ok
+}
+
+// insertLocked is insert with ra.mu held; the caller releases evict, if not
+// nil, after unlocking.
+func (ra *readAhead) insertLocked(seg *segment, c *raChunk, limit int64) (evict *raChunk, ok bool) {
+	if int64(len(c.data)) != directChunk || c.pos+directChunk > limit || ra.closed || ra.find(seg, c.pos) >= 0 {
+		return nil, false
 	}
 	if raChunksInUse.Add(1) > raMaxChunks {
 		raChunksInUse.Add(-1)
-		ra.mu.Unlock()
-		return false
+		return nil, false
 	}
-	var evict *raChunk
 	c.seg = seg
 	c.refs.Add(1)
 	ra.chunks = append(ra.chunks, c)
@@ -181,11 +277,7 @@ func (ra *readAhead) insert(seg *segment, c *raChunk, limit int64) bool {
 		evict = ra.chunks[0]
 		ra.chunks = append(ra.chunks[:0], ra.chunks[1:]...)
 	}
-	ra.mu.Unlock()
-	if evict != nil {
-		evict.release()
-	}
-	return true
+	return evict, true
 }
 
 // close waits for a running fill and drops every chunk (Log.Close).

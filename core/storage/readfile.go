@@ -117,19 +117,33 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 
 // readCached returns the end of the whole batches from pos (the first one
 // first bytes long) up to limit that the read-ahead cache holds, with the
-// chunks holding them; ok is false if it does not hold the first batch.
+// chunks holding them; ok is false if it does not hold the first batch. When
+// the next chunk the range needs is being read by the fill, it waits for that
+// read and looks again (a few times at most: each wait is for a different
+// chunk), so a consumer just behind the fill gets a whole answer from memory
+// rather than a short one or a second read of the same bytes.
 func (l *Log) readCached(seg *segment, pos, first, limit int64) (end int64, m memRange, ok bool) {
-	cs := l.ra.lookup(seg, pos, max(limit, pos+first))
-	if len(cs) == 0 {
-		return 0, memRange{}, false
+	want := max(limit, pos+first)
+	for i := 0; ; i++ {
+		cs := l.ra.lookup(seg, pos, want)
+		missing := pos&^(directChunk-1) + int64(len(cs))*directChunk
+		if len(cs) > 0 {
+			m = memRange{chunks: cs, start: cs[0].pos}
+			covered := pos+first <= m.end()
+			if covered && (m.end() >= want || i == raWaits || !l.ra.reads(seg, missing)) {
+				return m.walk(pos, first, limit), m, true
+			}
+			m.release()
+		}
+		if i == raWaits || !l.ra.waitFor(seg, missing) {
+			return 0, memRange{}, false
+		}
 	}
-	m = memRange{chunks: cs, start: cs[0].pos}
-	if pos+first > m.end() {
-		m.release()
-		return 0, memRange{}, false
-	}
-	return m.walk(pos, first, limit), m, true
 }
+
+// raWaits bounds how many in-flight chunk reads one ReadFile waits for before
+// reading directly.
+const raWaits = 4
 
 // wholeBatchesFrom extends end (a batch boundary) over the whole batches that
 // end by limit, reading each header with header; it stops at the first one
