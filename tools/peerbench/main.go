@@ -95,7 +95,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.streamdBin, "streamd-bin", "", "use this streamd binary instead of building one")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no per-second progress lines on stderr")
-	fs.IntVar(&o.rounds, "rounds", 2, "rounds over all systems, each in a rotated order; each system's best round (by peak produce) is reported")
+	fs.IntVar(&o.rounds, "rounds", 2, "rounds over all systems, each in a rotated order; each system's best round per metric is reported, and every round")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -172,7 +172,7 @@ func run(args []string) error {
 	rate := o.latencyRate
 	// Several rounds in rotated orders: on these VMs whatever runs first pays for
 	// memory touched for the first time, so no system should always go first.
-	best := map[string]measurement{}
+	all := map[string][]measurement{}
 	for round := range max(o.rounds, 1) {
 		for i := range o.systems {
 			name := o.systems[(i+round)%len(o.systems)]
@@ -180,17 +180,17 @@ func run(args []string) error {
 				break
 			}
 			m := measureSystem(ctx, log, o, name, base, &rate, progress)
+			m.round = round + 1
 			if m.err != nil {
 				log.Error("system failed", "system", name, "round", round, "err", m.err)
 			}
-			if prev, ok := best[name]; !ok || (m.err == nil && (prev.err != nil || m.peak.MiBps > prev.peak.MiBps)) {
-				best[name] = m
-			}
+			all[name] = append(all[name], m)
 		}
 	}
 	for _, name := range o.systems {
-		if m, ok := best[name]; ok {
-			rep.results = append(rep.results, m)
+		if ms := all[name]; len(ms) > 0 {
+			rep.results = append(rep.results, bestOf(ms))
+			rep.rounds = append(rep.rounds, ms...)
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -210,12 +210,46 @@ func run(args []string) error {
 	return rep.write(w)
 }
 
-// measurement is everything measured for one system.
+// measurement is everything measured for one system (in one round, or the
+// best of its rounds).
 type measurement struct {
 	system                   string
+	round                    int // 1-based; 0 for a best-of-rounds summary
 	warm, peak, read, latRun bench.Result
 	hwm, rss                 int64 // bytes, from /proc/<pid>/status
 	err                      error
+}
+
+// bestOf combines one system's rounds into the reported measurement: per
+// metric the best round without an error (the highest peak produce, with
+// that run's latencies; the highest read-back; the latency run with the lowest
+// p99, with that run's rate, p50 and p99.9) and, for memory, the highest of
+// all rounds. When every round failed it is the last one.
+func bestOf(ms []measurement) measurement {
+	var ok []measurement
+	for _, m := range ms {
+		if m.err == nil {
+			ok = append(ok, m)
+		}
+	}
+	if len(ok) == 0 {
+		return ms[len(ms)-1]
+	}
+	b := ok[0]
+	b.round = 0
+	for _, m := range ok[1:] {
+		if m.peak.MiBps > b.peak.MiBps {
+			b.warm, b.peak = m.warm, m.peak
+		}
+		if m.read.MiBps > b.read.MiBps {
+			b.read = m.read
+		}
+		if m.latRun.P99 > 0 && (b.latRun.P99 == 0 || m.latRun.P99 < b.latRun.P99) {
+			b.latRun = m.latRun
+		}
+		b.hwm, b.rss = max(b.hwm, m.hwm), max(b.rss, m.rss)
+	}
+	return b
 }
 
 // workload is one client workload implementation (kgo or nats.go).

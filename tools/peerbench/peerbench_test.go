@@ -117,6 +117,13 @@ func TestReportGolden(t *testing.T) {
 				err: errors.New("latency run: boom\n  (broker log: x)")},
 		},
 	}
+	rep.rounds = []measurement{
+		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0),
+			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20},
+		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0),
+			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20},
+		{system: "nats-async", round: 1, err: errors.New("latency run: a|b")},
+	}
 	var b bytes.Buffer
 	if err := rep.write(&b); err != nil {
 		t.Fatal(err)
@@ -133,6 +140,26 @@ func TestReportGolden(t *testing.T) {
 	}
 	if b.String() != string(want) {
 		t.Errorf("report differs from %s (run with -update to accept):\n%s", golden, b.String())
+	}
+}
+
+// TestBestOf: each metric comes from the best round without an error, memory
+// from the highest round; a system whose rounds all failed reports the last.
+func TestBestOf(t *testing.T) {
+	res := func(mibps float64, p99 time.Duration) bench.Result { return bench.Result{MiBps: mibps, P99: p99} }
+	rounds := []measurement{
+		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5},
+		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4},
+		{system: "s", round: 3, peak: res(500, 0), read: res(900, 0), latRun: res(40, time.Millisecond), hwm: 90, err: errors.New("failed")},
+	}
+	b := bestOf(rounds)
+	if b.peak.MiBps != 120 || b.peak.P99 != 60*time.Millisecond || b.read.MiBps != 300 || b.latRun.P99 != 9*time.Millisecond ||
+		b.hwm != 30 || b.rss != 5 || b.err != nil || b.round != 0 {
+		t.Errorf("bestOf = %+v; want peak 120 (its p99 60ms), read 300, latency p99 9ms, hwm 30, rss 5, no error", b)
+	}
+	failed := []measurement{{system: "s", round: 1, err: errors.New("a")}, {system: "s", round: 2, err: errors.New("b")}}
+	if b := bestOf(failed); b.err == nil || b.err.Error() != "b" {
+		t.Errorf("bestOf(all failed) = %+v; want the last round's error", b)
 	}
 }
 

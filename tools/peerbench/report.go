@@ -15,7 +15,8 @@ type report struct {
 	started     time.Time
 	machine     string
 	disk        diskCeiling
-	results     []measurement
+	results     []measurement // per system, the best of its rounds (bestOf)
+	rounds      []measurement // every round of every system
 	latencyRate float64
 }
 
@@ -66,8 +67,8 @@ func (r report) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Workload: %d-byte records, %d partitions (NATS: subjects of one stream), acks=all, no compression, "+
 		"%d producer client(s); %s%s peak produce, read-back of everything produced, "+
-		"%s latency run at %.0f records/s (%s)%s. Best of %d round(s) per system (by peak produce), each round in a rotated order.\n\n",
-		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), latWarm, max(o.rounds, 1))
+		"%s latency run at %.0f records/s (%s)%s. %s\n\n",
+		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), latWarm, roundsNote(o.rounds))
 
 	b.WriteString("| disk ceiling (data dir) | result |\n|---|---|\n")
 	fmt.Fprintf(&b, "| 64 KiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq64K)
@@ -108,8 +109,35 @@ func (r report) write(w io.Writer) error {
 			fmt.Fprintf(&b, "\n%s failed: %s\n", columnNames[m.system], oneLine(m.err.Error()))
 		}
 	}
+	if o.rounds > 1 {
+		r.writeRounds(&b)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func roundsNote(rounds int) string {
+	if rounds <= 1 {
+		return "One round."
+	}
+	return fmt.Sprintf("%d rounds, each in a rotated order. For each system the table gives its best round per metric: "+
+		"the highest peak produce (with that run's latencies), the highest read-back, the latency run with the lowest p99 "+
+		"(with that run's rate, p50 and p99.9), and the highest RSS of all rounds; every round is listed after it.", rounds)
+}
+
+// writeRounds lists every round's main figures.
+func (r report) writeRounds(b *strings.Builder) {
+	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | peak RSS, MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	for _, m := range r.rounds {
+		if m.err != nil {
+			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
+			cell("%.1f", m.peak.MiBps), cell("%.1f", m.read.MiBps), cell("%.0f", m.latRun.RecordsPerSec),
+			cell("%.2f", ms(m.latRun.P99)), cell("%.0f", float64(m.hwm)/(1<<20)))
+	}
 }
 
 func (r report) rateOrigin() string {
