@@ -4,13 +4,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/streamd/streamd/core/bench"
 )
@@ -19,14 +22,16 @@ import (
 // the upper bound for any broker that syncs before acknowledging.
 type diskCeiling struct {
 	Seq64K, Seq1M float64       // MiB/s appending chunks with fdatasync after each
+	Read1M        float64       // MiB/s reading the 1 MiB file back with O_DIRECT
 	Sync4KP50     time.Duration // latency of one 4 KiB append + fsync
 	Sync4KP99     time.Duration
 	Sync4KOps     int64
 }
 
 // measureDisk appends 64 KiB then 1 MiB chunks to a fresh file with an
-// fdatasync after every chunk, each for duration d, then times 4 KiB
-// appends each followed by fsync for d. The files are removed.
+// fdatasync after every chunk, each for duration d, reads the 1 MiB file back
+// with O_DIRECT (from the disk, not the page cache; at most for d), then
+// times 4 KiB appends each followed by fsync for d. The files are removed.
 func measureDisk(ctx context.Context, dir string, d time.Duration) (diskCeiling, error) {
 	var c diskCeiling
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -40,6 +45,9 @@ func measureDisk(ctx context.Context, dir string, d time.Duration) (diskCeiling,
 	if c.Seq1M, _, err = syncedAppends(ctx, filepath.Join(dir, "1m"), 1<<20, d, false); err != nil {
 		return c, err
 	}
+	if c.Read1M, err = directReads(ctx, filepath.Join(dir, "1m"), 1<<20, d); err != nil {
+		return c, err
+	}
 	var h *bench.Histogram
 	if _, h, err = syncedAppends(ctx, filepath.Join(dir, "4k"), 4<<10, d, true); err != nil {
 		return c, err
@@ -50,13 +58,13 @@ func measureDisk(ctx context.Context, dir string, d time.Duration) (diskCeiling,
 
 // syncedAppends appends chunk-sized writes to path, syncing after each, for
 // duration d (at least one write). fullSync uses fsync, else fdatasync. It
-// returns MiB/s and the histogram of write+sync latencies.
+// returns MiB/s and the histogram of write+sync latencies. The file stays
+// (measureDisk removes the directory).
 func syncedAppends(ctx context.Context, path string, chunk int, d time.Duration, fullSync bool) (float64, *bench.Histogram, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return 0, nil, err
 	}
-	defer os.Remove(path)
 	defer f.Close()
 	buf := bench.Payload(chunk)
 	var h bench.Histogram
@@ -82,6 +90,36 @@ func syncedAppends(ctx context.Context, path string, chunk int, d time.Duration,
 		written += int64(chunk)
 	}
 	return float64(written) / (1 << 20) / time.Since(start).Seconds(), &h, nil
+}
+
+// directReads reads path from the start in chunk-sized O_DIRECT reads until
+// its end or for duration d, whichever comes first, and returns MiB/s. chunk
+// must be a multiple of 4096.
+func directReads(ctx context.Context, path string, chunk int, d time.Duration) (float64, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open %s with O_DIRECT: %w", path, err)
+	}
+	defer f.Close()
+	raw := make([]byte, chunk+4096)
+	off := 4096 - int(uintptr(unsafe.Pointer(&raw[0]))%4096)
+	buf := raw[off%4096 : off%4096+chunk]
+	var read int64
+	start := time.Now()
+	for read == 0 || time.Since(start) < d {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, err := f.ReadAt(buf, read)
+		read += int64(n)
+		if errors.Is(err, io.EOF) || (err == nil && n < chunk) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("read %s: %w", path, err)
+		}
+	}
+	return float64(read) / (1 << 20) / time.Since(start).Seconds(), nil
 }
 
 // describeMachine is one line about the hardware the numbers came from.
