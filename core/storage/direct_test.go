@@ -348,23 +348,35 @@ func testBatchValues(values []string, baseTS int64) []byte {
 	return batch.Build(batch.BuildOptions{ProducerID: -1}, recs, baseTS)
 }
 
-// TestDirectReadAhead: a sequential reader of a direct log is answered from
-// the read-ahead cache after its first read, with the same bytes as the file;
-// Close drops the cache and its buffers.
-func TestDirectReadAhead(t *testing.T) {
-	dir := t.TempDir()
+// sequentialRead is what readThrough saw.
+type sequentialRead struct {
+	fromMem, direct int
+	short           int // reads that returned less than they could from memory
+}
+
+// readThrough writes batches (~64 KiB each, straddling chunk boundaries) to a
+// new direct log, reads it back with ReadFile 1 MiB at a time, calling pause
+// after each read, checks the bytes against Read and that Close drops every
+// chunk, and returns how the reads were answered and the log's length.
+func readThrough(t *testing.T, batches int, pause func(*Log)) (sequentialRead, int64) {
+	t.Helper()
 	opts := directOpts
 	opts.SegmentBytes = 64 << 20
-	l := openDirectLog(t, dir, opts, nil)
-	for i := range 120 { // ~7.5 MiB in batches that straddle chunk boundaries
+	l := openDirectLog(t, t.TempDir(), opts, nil)
+	for i := range batches {
 		mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
 	}
 	want, err := l.Read(0, 64<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A read is short when it returns less than 1 MiB less one batch and
+	// ends before the last whole chunk (the partial chunk at the end is
+	// never cached).
+	maxBatch := int64(64<<10 + batches*7 + 61)
+	lastChunk := int64(len(want.Data)) &^ (directChunk - 1)
 	var got bytes.Buffer
-	var fromMem, direct int
+	var res sequentialRead
 	for off := int64(0); off < l.HighWatermark(); {
 		r, err := l.ReadFile(off, 1<<20)
 		if err != nil {
@@ -372,11 +384,15 @@ func TestDirectReadAhead(t *testing.T) {
 		}
 		switch {
 		case r.FromCache:
-			fromMem++
+			res.fromMem++
 		case r.Mem != nil:
-			direct++
+			res.direct++
 		default:
 			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
+		}
+		if r.Len < 1<<20-maxBatch && r.Pos+r.Len+maxBatch < lastChunk {
+			t.Logf("short read at position %d: %d bytes", r.Pos, r.Len)
+			res.short++
 		}
 		if err := r.Sender()(&got); err != nil {
 			t.Fatal(err)
@@ -384,26 +400,36 @@ func TestDirectReadAhead(t *testing.T) {
 		r.Release()
 		recs := decode(t, got.Bytes())
 		off = recs[len(recs)-1].off + 1
-		// Let the fill started by this read finish, as a consumer's
-		// processing time would.
-		deadline := time.Now().Add(5 * time.Second)
-		for l.ra.busy() && time.Now().Before(deadline) {
-			time.Sleep(time.Millisecond)
-		}
+		pause(l)
 	}
 	if !bytes.Equal(got.Bytes(), want.Data) {
 		t.Fatalf("read %d bytes through the cache, differing from the %d bytes of Read", got.Len(), len(want.Data))
-	}
-	// The first read is direct, and so may be the last (its chunk is not
-	// wholly below the high watermark, so it is never cached).
-	if direct > 2 || fromMem < 5 {
-		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", fromMem, direct)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if n := raChunksInUse.Load(); n != 0 {
 		t.Errorf("%d read-ahead chunks still in use after Close", n)
+	}
+	return res, int64(len(want.Data))
+}
+
+// TestDirectReadAhead: a sequential reader of a direct log is answered from
+// the read-ahead cache after its first read, with the same bytes as the file;
+// Close drops the cache and its buffers.
+func TestDirectReadAhead(t *testing.T) {
+	res, _ := readThrough(t, 120, func(l *Log) { // ~7.5 MiB
+		// Let the fill started by this read finish, as a consumer's
+		// processing time would.
+		deadline := time.Now().Add(5 * time.Second)
+		for l.ra.busy() && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+	})
+	// The first read is direct, and so may be the last (its chunk is not
+	// wholly below the high watermark, so it is never cached).
+	if res.direct > 2 || res.fromMem < 5 {
+		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", res.fromMem, res.direct)
 	}
 }
 
@@ -413,69 +439,21 @@ func TestDirectReadAhead(t *testing.T) {
 // the first and the last is answered from memory, whole, and no chunk is read
 // from the disk twice.
 func TestDirectReadAheadNoPause(t *testing.T) {
-	dir := t.TempDir()
-	opts := directOpts
-	opts.SegmentBytes = 64 << 20
-	l := openDirectLog(t, dir, opts, nil)
-	for i := range 200 { // ~12.5 MiB in batches that straddle chunk boundaries
-		mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
-	}
-	want, err := l.Read(0, 64<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
 	before := ReadIOStats()
-	var got bytes.Buffer
-	var fromMem, direct, short int
-	for off := int64(0); off < l.HighWatermark(); {
-		r, err := l.ReadFile(off, 1<<20)
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch {
-		case r.FromCache:
-			fromMem++
-		case r.Mem != nil:
-			direct++
-		default:
-			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
-		}
-		// Short: less than 1 MiB less one batch, and ending before the last
-		// whole chunk (the partial chunk at the end is never cached).
-		const maxBatch = 64<<10 + 200*7 + 61
-		if r.Len < 1<<20-maxBatch && r.Pos+r.Len+maxBatch < int64(len(want.Data))&^(directChunk-1) {
-			t.Logf("short read at position %d: %d bytes", r.Pos, r.Len)
-			short++
-		}
-		if err := r.Sender()(&got); err != nil {
-			t.Fatal(err)
-		}
-		r.Release()
-		recs := decode(t, got.Bytes())
-		off = recs[len(recs)-1].off + 1
-	}
-	if !bytes.Equal(got.Bytes(), want.Data) {
-		t.Fatalf("read %d bytes through the cache, differing from the %d bytes of Read", got.Len(), len(want.Data))
-	}
+	res, size := readThrough(t, 200, func(*Log) {}) // ~12.5 MiB
 	after := ReadIOStats()
-	if direct > 2 || fromMem < 10 {
-		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", fromMem, direct)
+	if res.direct > 2 || res.fromMem < 10 {
+		t.Errorf("%d reads from memory, %d direct reads; want all but the first and last from memory", res.fromMem, res.direct)
 	}
-	if short > 0 {
-		t.Errorf("%d reads answered short of their 1 MiB (a chunk being read was not waited for)", short)
+	if res.short > 0 {
+		t.Errorf("%d reads answered short of their 1 MiB (a chunk being read was not waited for)", res.short)
 	}
 	// A direct read reads at most 2 chunks (1 MiB from an unaligned
 	// position), the read-ahead one chunk at a time.
-	chunks := int64(len(want.Data)+directChunk-1) / directChunk
+	chunks := (size + directChunk - 1) / directChunk
 	read := (after.ReadAheadChunks - before.ReadAheadChunks) + 2*(after.DirectReads-before.DirectReads)
 	if read > chunks+2 {
 		t.Errorf("read %d chunks from the disk for a %d-chunk log; some were read twice", read, chunks)
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if n := raChunksInUse.Load(); n != 0 {
-		t.Errorf("%d read-ahead chunks still in use after Close", n)
 	}
 }
 
