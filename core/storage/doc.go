@@ -78,14 +78,22 @@
 //
 // # Checkpoint files
 //
-// Small text files, each written to <name>.tmp, fsynced, renamed over <name>,
-// and the directory fsynced, so a crash leaves the old or the new version.
-// The first line is the format version (CheckpointVersion, 0).
+// Small text files. The first line is the format version (CheckpointVersion,
+// 0). log-start-offset and leader-epoch-checkpoint are written to <name>.tmp,
+// fsynced, renamed over <name>, and the directory fsynced, so a crash leaves
+// the old or the new version. recovery-point, written every
+// log.flush.offset.checkpoint.interval.ms, is instead always 128 bytes,
+// overwritten in place with one write and an fdatasync (a rename would free a
+// block each time, which a file system mounted with discard turns into a
+// discard request). It fits in one sector, so a crash leaves the old or the new
+// version; one that does not parse is ignored (a longer recovery scan).
 //
 //	recovery-point            "0\n<segment base> <byte position> <next offset>
-//	                          <index entries> <time index entries>\n" (the
-//	                          last two count that segment's entries below the
-//	                          point)
+//	                          <index entries> <time index entries>" + spaces
+//	                          up to 127 bytes + "\n" (the two index counts
+//	                          count that segment's entries below the point;
+//	                          files written before the padding, without it,
+//	                          are read the same)
 //	log-start-offset          "0\n<offset>\n"
 //	leader-epoch-checkpoint   "0\n<count>\n<epoch> <start offset>\n..." (the
 //	                          same shape as Apache Kafka's file)

@@ -210,7 +210,7 @@ func (l *Log) writeRecoveryPoint(rp recoveryPoint) error {
 	if rp == cur || (curValid && rp.next < cur.next) {
 		return nil
 	}
-	if err := writeFileAtomic(l.dir, RecoveryPointFile, formatRecoveryPoint(rp)); err != nil {
+	if err := writeRecoveryPointFile(l.dir, rp); err != nil {
 		return err
 	}
 	l.mu.Lock()

@@ -117,7 +117,14 @@ func describeDir(t *testing.T, dir string) string {
 		fmt.Fprintf(&b, "file %s %d", e.Name(), info.Size())
 		if !strings.Contains(e.Name(), ".") { // checkpoint: show its content
 			data, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-			fmt.Fprintf(&b, " %q", data)
+			// The recovery point's padding (spaces before its last
+			// newline) is shown as its length.
+			text := strings.TrimRight(strings.TrimSuffix(string(data), "\n"), " ")
+			if pad := len(data) - len(text) - 1; pad > 0 {
+				fmt.Fprintf(&b, " %q + %d spaces + \"\\n\"", text, pad)
+			} else {
+				fmt.Fprintf(&b, " %q", data)
+			}
 		}
 		b.WriteByte('\n')
 	}
