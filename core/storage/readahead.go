@@ -205,31 +205,16 @@ func (ra *readAhead) fill(seg *segment) {
 
 var errNoDirectReader = errors.New("storage: no O_DIRECT handle")
 
-// reads reports whether the fill is reading chunk p of seg now.
-func (ra *readAhead) reads(seg *segment, p int64) bool {
+// inFlight returns a channel closed when the fill's read of chunk p of seg
+// has ended (its chunk, if any, cached), or nil when the fill is not reading
+// that chunk now.
+func (ra *readAhead) inFlight(seg *segment, p int64) <-chan struct{} {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	return ra.readingLocked(seg, p) != nil
-}
-
-func (ra *readAhead) readingLocked(seg *segment, p int64) chan struct{} {
 	if !ra.filling || ra.fillSeg != seg || ra.reading != p {
 		return nil
 	}
 	return ra.readDone
-}
-
-// waitFor waits until the fill's read of chunk p of seg ends, if it is
-// reading that chunk now; it reports whether it waited.
-func (ra *readAhead) waitFor(seg *segment, p int64) bool {
-	ra.mu.Lock()
-	done := ra.readingLocked(seg, p)
-	ra.mu.Unlock()
-	if done == nil {
-		return false
-	}
-	<-done
-	return true
 }
 
 // readChunk reads up to n bytes of f at p (both aligned) into a pooled buffer.

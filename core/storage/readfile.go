@@ -127,17 +127,21 @@ func (l *Log) readCached(seg *segment, pos, first, limit int64) (end int64, m me
 	for i := 0; ; i++ {
 		cs := l.ra.lookup(seg, pos, want)
 		missing := pos&^(directChunk-1) + int64(len(cs))*directChunk
+		var done <-chan struct{}
+		if i < raWaits {
+			done = l.ra.inFlight(seg, missing)
+		}
 		if len(cs) > 0 {
 			m = memRange{chunks: cs, start: cs[0].pos}
-			covered := pos+first <= m.end()
-			if covered && (m.end() >= want || i == raWaits || !l.ra.reads(seg, missing)) {
+			if pos+first <= m.end() && (m.end() >= want || done == nil) {
 				return m.walk(pos, first, limit), m, true
 			}
 			m.release()
 		}
-		if i == raWaits || !l.ra.waitFor(seg, missing) {
+		if done == nil {
 			return 0, memRange{}, false
 		}
+		<-done
 	}
 }
 

@@ -101,9 +101,9 @@ func directReads(ctx context.Context, path string, chunk int, d time.Duration) (
 		return 0, fmt.Errorf("open %s with O_DIRECT: %w", path, err)
 	}
 	defer f.Close()
-	raw := make([]byte, chunk+4096)
-	off := 4096 - int(uintptr(unsafe.Pointer(&raw[0]))%4096)
-	buf := raw[off%4096 : off%4096+chunk]
+	raw := make([]byte, chunk+4096) // O_DIRECT wants a block-aligned buffer
+	skip := (4096 - int(uintptr(unsafe.Pointer(&raw[0]))%4096)) % 4096
+	buf := raw[skip : skip+chunk]
 	var read int64
 	start := time.Now()
 	for read == 0 || time.Since(start) < d {
