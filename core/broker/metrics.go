@@ -43,7 +43,7 @@ func newMetrics(b *Broker) *metrics {
 	}
 	m.reg.MustRegister(m.requests, m.latency, m.reqBytes, m.respBytes, m.bytesIn, m.bytesOut, m.produceErrors,
 		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&logCollector{b: b}, directCollector{})
+		&logCollector{b: b}, directCollector{}, flushCollector{})
 	return m
 }
 
@@ -77,6 +77,24 @@ func (directCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCacheReadBytes, s.CacheReadBytes)
 	counter(descReadAheadChunks, s.ReadAheadChunks)
 	ch <- prometheus.MustNewConstMetric(descChunksInUse, prometheus.GaugeValue, float64(s.ChunksInUse))
+}
+
+// flushCollector reports the storage layer's log flush time histogram
+// (storage.ReadFlushStats) at scrape time.
+type flushCollector struct{}
+
+var descFlush = prometheus.NewDesc("streamd_log_flush_duration_seconds",
+	"Time one flush of one partition's log took to make its appended data durable (index entries and direct tail written, fdatasync); the count is the number of flushes (Kafka's LogFlushRateAndTimeMs).", nil, nil)
+
+func (flushCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descFlush }
+
+func (flushCollector) Collect(ch chan<- prometheus.Metric) {
+	s := storage.ReadFlushStats()
+	buckets := make(map[float64]uint64, len(s.Buckets))
+	for i, n := range s.Buckets {
+		buckets[storage.FlushBounds[i]] = n
+	}
+	ch <- prometheus.MustNewConstHistogram(descFlush, s.Count, s.Sum.Seconds(), buckets)
 }
 
 // Observe implements wire.Observer.

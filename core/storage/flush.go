@@ -91,6 +91,7 @@ func (l *Log) flush(mode flushMode) error {
 
 	// Phase 1: index entries, data, sealed segments' index files, directory.
 	var err error
+	start := time.Now()
 	for i := range jobs {
 		if err == nil {
 			err = l.syncJob(&jobs[i])
@@ -100,6 +101,9 @@ func (l *Log) flush(mode flushMode) error {
 		if err = syncDir(l.dir); err != nil {
 			err = fmt.Errorf("sync dir: %w", err)
 		}
+	}
+	if err == nil && (len(jobs) > 0 || dirDirty) {
+		observeFlush(time.Since(start))
 	}
 
 	// Phase 2: publish.

@@ -1,6 +1,9 @@
 package storage
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // IOStats counts the direct-I/O read path of every log in the process (see
 // direct_read.go and readahead.go), for metrics.
@@ -27,4 +30,46 @@ func ReadIOStats() IOStats {
 		ReadAheadChunks: ioStats.readAheadChunks.Load(),
 		ChunksInUse:     raChunksInUse.Load(),
 	}
+}
+
+// FlushBounds are the upper bounds, in seconds, of the buckets of the log
+// flush time histogram (ReadFlushStats).
+var FlushBounds = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10}
+
+// FlushStats is the histogram of log flush times in the process: how long
+// each flush of one log took to make its appended data durable (index
+// entries and the direct tail written, then fdatasync), the equivalent of
+// Kafka's LogFlushRateAndTimeMs.
+type FlushStats struct {
+	Count   uint64
+	Sum     time.Duration
+	Buckets [len(FlushBounds)]uint64 // cumulative: flushes that took at most FlushBounds[i] seconds
+}
+
+var flushStats struct {
+	buckets [len(FlushBounds) + 1]atomic.Uint64 // per bucket, the last one past every bound
+	sum     atomic.Int64                        // nanoseconds
+}
+
+func observeFlush(d time.Duration) {
+	s := d.Seconds()
+	i := 0
+	for i < len(FlushBounds) && s > FlushBounds[i] {
+		i++
+	}
+	flushStats.buckets[i].Add(1)
+	flushStats.sum.Add(int64(d))
+}
+
+// ReadFlushStats returns the flush time histogram so far.
+func ReadFlushStats() FlushStats {
+	var st FlushStats
+	for i := range flushStats.buckets {
+		st.Count += flushStats.buckets[i].Load()
+		if i < len(st.Buckets) {
+			st.Buckets[i] = st.Count
+		}
+	}
+	st.Sum = time.Duration(flushStats.sum.Load())
+	return st
 }

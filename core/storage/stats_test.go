@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/streamd/streamd/core/batch"
 )
@@ -57,5 +58,39 @@ func TestDirtyRatio(t *testing.T) {
 	l.Close()
 	if _, err := l.DirtyRatio(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("closed log: %v, want ErrClosed", err)
+	}
+}
+
+// TestFlushStatsBuckets: a flush time falls in the first bucket whose bound
+// it does not exceed; past every bound it counts only in Count. (Not
+// parallel: the histogram is process-wide.)
+func TestFlushStatsBuckets(t *testing.T) {
+	before := ReadFlushStats()
+	for _, d := range []time.Duration{50 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond, 11 * time.Millisecond, 20 * time.Second} {
+		observeFlush(d)
+	}
+	after := ReadFlushStats()
+	grew := func(le float64) uint64 {
+		for i, b := range FlushBounds {
+			if b == le {
+				return after.Buckets[i] - before.Buckets[i]
+			}
+		}
+		t.Fatalf("no bound %v", le)
+		return 0
+	}
+	for _, c := range []struct {
+		le   float64
+		want uint64
+	}{{0.0001, 1}, {0.005, 2}, {0.01, 3}, {0.025, 4}, {10, 4}} {
+		if got := grew(c.le); got != c.want {
+			t.Errorf("bucket le=%v grew by %d; want %d", c.le, got, c.want)
+		}
+	}
+	if d := after.Count - before.Count; d != 5 {
+		t.Errorf("Count grew by %d; want 5", d)
+	}
+	if d, want := after.Sum-before.Sum, 20*time.Second+26050*time.Microsecond; d != want {
+		t.Errorf("Sum grew by %v; want %v", d, want)
 	}
 }

@@ -91,6 +91,7 @@ func runChild(args []string) int {
 type broker struct {
 	name    string
 	addr    string // host:port for Kafka systems, nats:// URL for NATS
+	admin   string // streamd's admin listener (metrics), host:port; empty for the others
 	cmd     *exec.Cmd
 	stdin   io.Closer // closing it asks our own children to exit; nil for streamd
 	out     *logBuffer
@@ -182,8 +183,13 @@ func (b *broker) startStreamd(ctx context.Context, o options, dir string) error 
 	if err != nil {
 		return err
 	}
+	adminPort, err := freePort()
+	if err != nil {
+		return err
+	}
 	b.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin, "serve", "--listen", b.addr, "--data-dir", filepath.Join(dir, "data"), "--admin-listen=") // no admin listener: nothing to collide with
+	b.admin = net.JoinHostPort("127.0.0.1", strconv.Itoa(adminPort))
+	cmd := exec.Command(bin, "serve", "--listen", b.addr, "--data-dir", filepath.Join(dir, "data"), "--admin-listen", b.admin)
 	if err := b.start(cmd); err != nil {
 		return err
 	}

@@ -216,14 +216,15 @@ type measurement struct {
 	system                   string
 	round                    int // 1-based; 0 for a best-of-rounds summary
 	warm, peak, read, latRun bench.Result
-	hwm, rss                 int64 // bytes, from /proc/<pid>/status
+	latFlushes               slowFlushes // streamd's log flushes during latRun
+	hwm, rss                 int64       // bytes, from /proc/<pid>/status
 	err                      error
 }
 
 // bestOf combines one system's rounds into the reported measurement: per
 // metric the best round without an error (the highest peak produce, with
 // that run's latencies; the highest read-back; the latency run with the lowest
-// p99, with that run's rate, p50 and p99.9) and, for memory, the highest of
+// p99, with that run's rate, p50, p99.9 and slow flushes) and, for memory, the highest of
 // all rounds. When every round failed it is the last one.
 func bestOf(ms []measurement) measurement {
 	var ok []measurement
@@ -245,7 +246,7 @@ func bestOf(ms []measurement) measurement {
 			b.read = m.read
 		}
 		if m.latRun.P99 > 0 && (b.latRun.P99 == 0 || m.latRun.P99 < b.latRun.P99) {
-			b.latRun = m.latRun
+			b.latRun, b.latFlushes = m.latRun, m.latFlushes
 		}
 		b.hwm, b.rss = max(b.hwm, m.hwm), max(b.rss, m.rss)
 	}
@@ -318,9 +319,25 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
 		return m
 	}
+	// streamd's log flushes during the run, from its metrics.
+	before, flushErr := flushHist{}, errors.New("not streamd")
+	if b.admin != "" {
+		if before, flushErr = scrapeFlushes(ctx, b.admin); flushErr != nil {
+			log.Warn("cannot read the log flush histogram", "system", name, "err", flushErr)
+		}
+	}
 	m.latRun, _ = step("latency run", func() (bench.Result, error) {
 		return w.produce(ctx, "bench-latency", o.latencyDur, o.latencyWarm, *rate, label("latency"))
 	})
+	if flushErr == nil {
+		after, err := scrapeFlushes(ctx, b.admin)
+		if err == nil {
+			m.latFlushes, err = flushesBetween(before, after)
+		}
+		if err != nil {
+			log.Warn("cannot read the log flush histogram", "system", name, "err", err)
+		}
+	}
 	return m
 }
 

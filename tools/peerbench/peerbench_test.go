@@ -108,8 +108,9 @@ func TestReportGolden(t *testing.T) {
 		disk:    diskCeiling{Seq64K: 150, Seq1M: 500, Read1M: 900, Sync4KP50: 280 * time.Microsecond, Sync4KP99: 700 * time.Microsecond, Sync4KOps: 3000},
 		results: []measurement{
 			{system: "streamd", peak: res(100000, 97.7, 200*time.Millisecond, 300*time.Millisecond, 0),
-				latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
-				read:   res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
+				latRun:     res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
+				latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
+				read:       res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
 			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
 				latRun: res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
 				read:   res(0, 200, 0, 0, 0), hwm: 32 << 20, rss: 24 << 20},
@@ -119,9 +120,11 @@ func TestReportGolden(t *testing.T) {
 	}
 	rep.rounds = []measurement{
 		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0),
-			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20},
+			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20,
+			latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond}},
 		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0),
-			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20},
+			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20,
+			latFlushes: slowFlushes{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond}},
 		{system: "nats-async", round: 1, err: errors.New("latency run: a|b")},
 	}
 	var b bytes.Buffer
@@ -148,14 +151,16 @@ func TestReportGolden(t *testing.T) {
 func TestBestOf(t *testing.T) {
 	res := func(mibps float64, p99 time.Duration) bench.Result { return bench.Result{MiBps: mibps, P99: p99} }
 	rounds := []measurement{
-		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5},
-		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4},
+		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5,
+			latFlushes: slowFlushes{Watched: true, Count: 100, Over: 3}},
+		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4,
+			latFlushes: slowFlushes{Watched: true, Count: 90}},
 		{system: "s", round: 3, peak: res(500, 0), read: res(900, 0), latRun: res(40, time.Millisecond), hwm: 90, err: errors.New("failed")},
 	}
 	b := bestOf(rounds)
 	if b.peak.MiBps != 120 || b.peak.P99 != 60*time.Millisecond || b.read.MiBps != 300 || b.latRun.P99 != 9*time.Millisecond ||
-		b.hwm != 30 || b.rss != 5 || b.err != nil || b.round != 0 {
-		t.Errorf("bestOf = %+v; want peak 120 (its p99 60ms), read 300, latency p99 9ms, hwm 30, rss 5, no error", b)
+		b.latFlushes.Count != 90 || b.hwm != 30 || b.rss != 5 || b.err != nil || b.round != 0 {
+		t.Errorf("bestOf = %+v; want peak 120 (its p99 60ms), read 300, latency p99 9ms (its 90 flushes), hwm 30, rss 5, no error", b)
 	}
 	failed := []measurement{{system: "s", round: 1, err: errors.New("a")}, {system: "s", round: 2, err: errors.New("b")}}
 	if b := bestOf(failed); b.err == nil || b.err.Error() != "b" {
@@ -171,12 +176,12 @@ func TestMeasureSystemChildren(t *testing.T) {
 	}
 	o := options{
 		duration: 300 * time.Millisecond, latencyDur: 200 * time.Millisecond, latencyWarm: 200 * time.Millisecond, recordSize: 256,
-		partitions: 2, concurrency: 1,
+		partitions: 2, concurrency: 1, repo: filepath.Join("..", ".."),
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, name := range []string{"kfake-sync", "nats-async"} {
+	for _, name := range []string{"streamd", "kfake-sync", "nats-async"} {
 		t.Run(name, func(t *testing.T) {
 			base := t.TempDir()
 			rate := 2000.0
@@ -189,6 +194,11 @@ func TestMeasureSystemChildren(t *testing.T) {
 			}
 			if m.latRun.RecordsPerSec > 2400 {
 				t.Errorf("latency run at %.0f records/s, want the 2000/s limit", m.latRun.RecordsPerSec)
+			}
+			// streamd syncs before acking, so its latency run flushed its
+			// logs, and peerbench read that from its metrics.
+			if f := m.latFlushes; f.Watched != (name == "streamd") || (f.Watched && (f.Count == 0 || f.SlowestUnder == 0)) {
+				t.Errorf("log flushes in the latency run: %+v", f)
 			}
 			if m.hwm < m.rss || m.rss < 1<<20 {
 				t.Errorf("RSS peak %d, now %d: implausible", m.hwm, m.rss)

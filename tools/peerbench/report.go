@@ -29,27 +29,30 @@ var columnNames = map[string]string{
 	"nats-sync":   "NATS sync",
 }
 
-// row is one metric of the results table.
+// row is one metric of the results table: a number (with a ratio column per
+// peer) or, when text is set, a description without ratios.
 type row struct {
 	label  string
 	format string // for the value; ratios are always %.2f×
 	value  func(measurement) float64
+	text   func(measurement) string
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 var rows = []row{
-	{"produce peak, MiB/s", "%.1f", func(m measurement) float64 { return m.peak.MiBps }},
-	{"produce peak, records/s", "%.0f", func(m measurement) float64 { return m.peak.RecordsPerSec }},
-	{"produce at peak, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P50) }},
-	{"produce at peak, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P99) }},
-	{"latency run, achieved records/s", "%.0f", func(m measurement) float64 { return m.latRun.RecordsPerSec }},
-	{"latency run, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P50) }},
-	{"latency run, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P99) }},
-	{"latency run, p99.9 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P999) }},
-	{"consume (read back), MiB/s", "%.1f", func(m measurement) float64 { return m.read.MiBps }},
-	{"broker peak RSS (VmHWM), MiB", "%.0f", func(m measurement) float64 { return float64(m.hwm) / (1 << 20) }},
-	{"broker RSS at end (VmRSS), MiB", "%.0f", func(m measurement) float64 { return float64(m.rss) / (1 << 20) }},
+	{"produce peak, MiB/s", "%.1f", func(m measurement) float64 { return m.peak.MiBps }, nil},
+	{"produce peak, records/s", "%.0f", func(m measurement) float64 { return m.peak.RecordsPerSec }, nil},
+	{"produce at peak, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P50) }, nil},
+	{"produce at peak, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.peak.P99) }, nil},
+	{"latency run, achieved records/s", "%.0f", func(m measurement) float64 { return m.latRun.RecordsPerSec }, nil},
+	{"latency run, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P50) }, nil},
+	{"latency run, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P99) }, nil},
+	{"latency run, p99.9 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P999) }, nil},
+	{"latency run, log flushes over 10 ms", "", nil, func(m measurement) string { return m.latFlushes.String() }},
+	{"consume (read back), MiB/s", "%.1f", func(m measurement) float64 { return m.read.MiBps }, nil},
+	{"broker peak RSS (VmHWM), MiB", "%.0f", func(m measurement) float64 { return float64(m.hwm) / (1 << 20) }, nil},
+	{"broker RSS at end (VmRSS), MiB", "%.0f", func(m measurement) float64 { return float64(m.rss) / (1 << 20) }, nil},
 }
 
 func (r report) write(w io.Writer) error {
@@ -98,9 +101,17 @@ func (r report) write(w io.Writer) error {
 	for _, rw := range rows {
 		fmt.Fprintf(&b, "| %s |", rw.label)
 		for _, m := range r.results {
+			if rw.text != nil {
+				fmt.Fprintf(&b, " %s |", rw.text(m))
+				continue
+			}
 			fmt.Fprintf(&b, " %s |", cell(rw.format, rw.value(m)))
 		}
 		for _, m := range others {
+			if rw.text != nil {
+				b.WriteString(" |")
+				continue
+			}
 			fmt.Fprintf(&b, " %s |", ratio(rw.value(*streamd), rw.value(m)))
 		}
 		b.WriteString("\n")
@@ -123,21 +134,21 @@ func roundsNote(rounds int) string {
 	}
 	return fmt.Sprintf("%d rounds, each in a rotated order. For each system the table gives its best round per metric: "+
 		"the highest peak produce (with that run's latencies), the highest read-back, the latency run with the lowest p99 "+
-		"(with that run's rate, p50 and p99.9), and the highest RSS of all rounds; every round is listed after it.", rounds)
+		"(with that run's rate, p50, p99.9 and streamd's log flushes over 10 ms), and the highest RSS of all rounds; every round is listed after it.", rounds)
 }
 
 // writeRounds lists every round's main figures.
 func (r report) writeRounds(b *strings.Builder) {
-	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | peak RSS, MiB |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | log flushes over 10 ms in it | peak RSS, MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, m := range r.rounds {
 		if m.err != nil {
-			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
+			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
 			cell("%.1f", m.peak.MiBps), cell("%.1f", m.read.MiBps), cell("%.0f", m.latRun.RecordsPerSec),
-			cell("%.2f", ms(m.latRun.P99)), cell("%.0f", float64(m.hwm)/(1<<20)))
+			cell("%.2f", ms(m.latRun.P99)), m.latFlushes, cell("%.0f", float64(m.hwm)/(1<<20)))
 	}
 }
 
