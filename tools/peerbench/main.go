@@ -217,6 +217,9 @@ type measurement struct {
 	round                    int // 1-based; 0 for a best-of-rounds summary
 	warm, peak, read, latRun bench.Result
 	latFlushes               slowFlushes // streamd's log flushes during latRun
+	latSched                 slowFlushes // streamd's goroutines' waits for a CPU during latRun (sampled)
+	latClientSched           slowFlushes // the load generator's goroutines' waits (sampled)
+	latProduce               slowFlushes // streamd's Produce requests during latRun, read to answered
 	hwm, rss                 int64       // bytes, from /proc/<pid>/status
 	err                      error
 }
@@ -224,7 +227,7 @@ type measurement struct {
 // bestOf combines one system's rounds into the reported measurement: per
 // metric the best round without an error (the highest peak produce, with
 // that run's latencies; the highest read-back; the latency run with the lowest
-// p99, with that run's rate, p50, p99.9 and slow flushes) and, for memory, the highest of
+// p99, with that run's rate, p50, p99.9 and events over 10 ms) and, for memory, the highest of
 // all rounds. When every round failed it is the last one.
 func bestOf(ms []measurement) measurement {
 	var ok []measurement
@@ -246,7 +249,7 @@ func bestOf(ms []measurement) measurement {
 			b.read = m.read
 		}
 		if m.latRun.P99 > 0 && (b.latRun.P99 == 0 || m.latRun.P99 < b.latRun.P99) {
-			b.latRun, b.latFlushes = m.latRun, m.latFlushes
+			b.latRun, b.latFlushes, b.latSched, b.latClientSched, b.latProduce = m.latRun, m.latFlushes, m.latSched, m.latClientSched, m.latProduce
 		}
 		b.hwm, b.rss = max(b.hwm, m.hwm), max(b.rss, m.rss)
 	}
@@ -319,23 +322,41 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
 		return m
 	}
-	// streamd's log flushes during the run, from its metrics.
-	before, flushErr := flushHist{}, errors.New("not streamd")
+	// streamd's log flushes and its goroutines' waits for a CPU during the
+	// run, from its metrics.
+	var beforeFlush, beforeSched, beforeProduce flushHist
+	scrapeErr := errors.New("not streamd")
 	if b.admin != "" {
-		if before, flushErr = scrapeFlushes(ctx, b.admin); flushErr != nil {
-			log.Warn("cannot read the log flush histogram", "system", name, "err", flushErr)
+		if beforeFlush, beforeSched, beforeProduce, scrapeErr = scrapeBrokerHists(ctx, b.admin); scrapeErr != nil {
+			log.Warn("cannot read the broker's histograms", "system", name, "err", scrapeErr)
 		}
 	}
+	clientBefore, clientErr := clientSchedHist()
 	m.latRun, _ = step("latency run", func() (bench.Result, error) {
 		return w.produce(ctx, "bench-latency", o.latencyDur, o.latencyWarm, *rate, label("latency"))
 	})
-	if flushErr == nil {
-		after, err := scrapeFlushes(ctx, b.admin)
+	if clientErr == nil {
+		var after flushHist
+		if after, clientErr = clientSchedHist(); clientErr == nil {
+			m.latClientSched, clientErr = schedWaitsBetween(clientBefore, after)
+		}
+	}
+	if clientErr != nil {
+		log.Warn("cannot read the load generator's scheduler latencies", "err", clientErr)
+	}
+	if scrapeErr == nil {
+		flush, sched, produce, err := scrapeBrokerHists(ctx, b.admin)
 		if err == nil {
-			m.latFlushes, err = flushesBetween(before, after)
+			m.latFlushes, err = flushesBetween(beforeFlush, flush)
+		}
+		if err == nil {
+			m.latSched, err = schedWaitsBetween(beforeSched, sched)
+		}
+		if err == nil {
+			m.latProduce, err = schedWaitsBetween(beforeProduce, produce)
 		}
 		if err != nil {
-			log.Warn("cannot read the log flush histogram", "system", name, "err", err)
+			log.Warn("cannot read the broker's histograms", "system", name, "err", err)
 		}
 	}
 	return m

@@ -108,12 +108,16 @@ func TestReportGolden(t *testing.T) {
 		disk:    diskCeiling{Seq64K: 150, Seq1M: 500, Read1M: 900, Sync4KP50: 280 * time.Microsecond, Sync4KP99: 700 * time.Microsecond, Sync4KOps: 3000},
 		results: []measurement{
 			{system: "streamd", peak: res(100000, 97.7, 200*time.Millisecond, 300*time.Millisecond, 0),
-				latRun:     res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
-				latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
-				read:       res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
+				latRun:         res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
+				latFlushes:     slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
+				latSched:       slowFlushes{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond},
+				latProduce:     slowFlushes{Watched: true, Count: 9000, SlowestUnder: 4882812 * time.Nanosecond},
+				latClientSched: slowFlushes{Watched: true, Count: 20000, SlowestUnder: 2097152 * time.Nanosecond},
+				read:           res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
 			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
-				latRun: res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
-				read:   res(0, 200, 0, 0, 0), hwm: 32 << 20, rss: 24 << 20},
+				latClientSched: slowFlushes{Watched: true, Count: 21000, Over: 1, SlowestUnder: 12582912 * time.Nanosecond},
+				latRun:         res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
+				read:           res(0, 200, 0, 0, 0), hwm: 32 << 20, rss: 24 << 20},
 			{system: "nats-async", peak: res(80000, 78.1, 30*time.Millisecond, 60*time.Millisecond, 0),
 				err: errors.New("latency run: boom\n  (broker log: x)")},
 		},
@@ -121,10 +125,13 @@ func TestReportGolden(t *testing.T) {
 	rep.rounds = []measurement{
 		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20,
-			latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond}},
+			latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
+			latSched:   slowFlushes{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond}},
 		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20,
-			latFlushes: slowFlushes{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond}},
+			latFlushes: slowFlushes{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond},
+			latSched:   slowFlushes{Watched: true, Count: 91000, Over: 2, SlowestUnder: 117440512 * time.Nanosecond},
+			latProduce: slowFlushes{Watched: true, Count: 9100, Over: 3, SlowestUnder: 30517578 * time.Nanosecond}},
 		{system: "nats-async", round: 1, err: errors.New("latency run: a|b")},
 	}
 	var b bytes.Buffer
@@ -199,6 +206,15 @@ func TestMeasureSystemChildren(t *testing.T) {
 			// logs, and peerbench read that from its metrics.
 			if f := m.latFlushes; f.Watched != (name == "streamd") || (f.Watched && (f.Count == 0 || f.SlowestUnder == 0)) {
 				t.Errorf("log flushes in the latency run: %+v", f)
+			}
+			if s := m.latSched; s.Watched != (name == "streamd") || (s.Watched && s.Count == 0) {
+				t.Errorf("goroutine waits for a CPU in the latency run: %+v", s)
+			}
+			if p := m.latProduce; p.Watched != (name == "streamd") || (p.Watched && p.Count == 0) {
+				t.Errorf("Produce requests in the latency run: %+v", p)
+			}
+			if c := m.latClientSched; !c.Watched || c.Count == 0 {
+				t.Errorf("the load generator's goroutine waits in the latency run: %+v", c)
 			}
 			if m.hwm < m.rss || m.rss < 1<<20 {
 				t.Errorf("RSS peak %d, now %d: implausible", m.hwm, m.rss)

@@ -49,7 +49,10 @@ var rows = []row{
 	{"latency run, p50 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P50) }, nil},
 	{"latency run, p99 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P99) }, nil},
 	{"latency run, p99.9 ms", "%.2f", func(m measurement) float64 { return ms(m.latRun.P999) }, nil},
+	{"latency run, broker Produce requests over 10 ms (read to answered)", "", nil, func(m measurement) string { return m.latProduce.String() }},
 	{"latency run, log flushes over 10 ms", "", nil, func(m measurement) string { return m.latFlushes.String() }},
+	{"latency run, broker goroutine waits for a CPU over 10 ms (sampled)", "", nil, func(m measurement) string { return m.latSched.String() }},
+	{"latency run, load generator goroutine waits for a CPU over 10 ms (sampled)", "", nil, func(m measurement) string { return m.latClientSched.String() }},
 	{"consume (read back), MiB/s", "%.1f", func(m measurement) float64 { return m.read.MiBps }, nil},
 	{"broker peak RSS (VmHWM), MiB", "%.0f", func(m measurement) float64 { return float64(m.hwm) / (1 << 20) }, nil},
 	{"broker RSS at end (VmRSS), MiB", "%.0f", func(m measurement) float64 { return float64(m.rss) / (1 << 20) }, nil},
@@ -134,13 +137,13 @@ func roundsNote(rounds int) string {
 	}
 	return fmt.Sprintf("%d rounds, each in a rotated order. For each system the table gives its best round per metric: "+
 		"the highest peak produce (with that run's latencies), the highest read-back, the latency run with the lowest p99 "+
-		"(with that run's rate, p50, p99.9 and streamd's log flushes over 10 ms), and the highest RSS of all rounds; every round is listed after it.", rounds)
+		"(with that run's rate, p50, p99.9 and its events over 10 ms), and the highest RSS of all rounds; every round is listed after it.", rounds)
 }
 
 // writeRounds lists every round's main figures.
 func (r report) writeRounds(b *strings.Builder) {
-	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | log flushes over 10 ms in it | peak RSS, MiB |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | over 10 ms in that run | peak RSS, MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|---|--:|\n")
 	for _, m := range r.rounds {
 		if m.err != nil {
 			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
@@ -148,8 +151,26 @@ func (r report) writeRounds(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
 			cell("%.1f", m.peak.MiBps), cell("%.1f", m.read.MiBps), cell("%.0f", m.latRun.RecordsPerSec),
-			cell("%.2f", ms(m.latRun.P99)), m.latFlushes, cell("%.0f", float64(m.hwm)/(1<<20)))
+			cell("%.2f", ms(m.latRun.P99)), m.slowSummary(), cell("%.0f", float64(m.hwm)/(1<<20)))
 	}
+}
+
+// slowSummary counts a latency run's events over 10 ms, those measured: broker
+// Produce requests, log flushes, broker and load generator waits for a CPU.
+func (m measurement) slowSummary() string {
+	var parts []string
+	for _, e := range []struct {
+		what string
+		s    slowFlushes
+	}{{"requests", m.latProduce}, {"flushes", m.latFlushes}, {"broker CPU waits", m.latSched}, {"generator CPU waits", m.latClientSched}} {
+		if e.s.Watched {
+			parts = append(parts, fmt.Sprintf("%s %d", e.what, e.s.Over))
+		}
+	}
+	if len(parts) == 0 {
+		return "—"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r report) rateOrigin() string {

@@ -1,0 +1,233 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"runtime/metrics"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// What held streamd's latency run up. A broker that syncs before
+// acknowledging passes every slow fdatasync on to the records it acknowledges
+// meanwhile: on this kind of VM an fdatasync sometimes takes 30-50 ms with
+// nothing else going on, and one such incident holds up about 1% of an 8 s
+// latency run's records. Goroutines that wait for a CPU hold records up the
+// same way. streamd exports both as histograms on its admin listener
+// (streamd_log_flush_duration_seconds, and the Go runtime's sampled
+// go_sched_latencies_seconds); peerbench reads them before and after
+// streamd's latency run (its warm-up included) and reports the events over
+// 10 ms, so a p99 can be read next to what the disk and the CPUs did.
+
+// The histograms read, and the threshold each is reported at: for the
+// scheduler's (whose buckets are fixed by the Go runtime) the first bound
+// from 10 ms up.
+const (
+	flushMetric = "streamd_log_flush_duration_seconds"
+	schedMetric = "go_sched_latencies_seconds" // sampled by the Go runtime
+	// Produce requests from reading to answering, fsync wait included.
+	produceMetric = `streamd_request_duration_seconds{api="Produce"}`
+	slowAt        = 0.010 // seconds
+)
+
+// flushHist is a cumulative histogram as scraped.
+type flushHist struct {
+	count   float64
+	buckets map[float64]float64 // upper bound in seconds -> events at most that long
+}
+
+// parseFlushHist reads flushMetric's count and buckets from a Prometheus
+// text exposition.
+func parseFlushHist(r io.Reader) (flushHist, error) { return parseHist(r, flushMetric) }
+
+// parseHist reads histogram metric's count and buckets from a Prometheus text
+// exposition.
+func parseHist(r io.Reader, metric string) (flushHist, error) {
+	// metric may name one series of a labelled histogram: base{k="v"}.
+	base, labels, _ := strings.Cut(metric, "{")
+	countName, bucketPrefix := base+"_count", base+`_bucket{le="`
+	if labels = strings.TrimSuffix(labels, "}"); labels != "" {
+		countName, bucketPrefix = base+"_count{"+labels+"}", base+"_bucket{"+labels+`,le="`
+	}
+	h := flushHist{buckets: map[float64]float64{}}
+	found := false
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		name, rest, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(name, base+"_") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		if err != nil {
+			return h, fmt.Errorf("metrics line %q: %w", line, err)
+		}
+		switch {
+		case name == countName:
+			h.count, found = v, true
+		case strings.HasPrefix(name, bucketPrefix):
+			le := strings.TrimSuffix(strings.TrimPrefix(name, bucketPrefix), `"}`)
+			if le == "+Inf" {
+				continue
+			}
+			b, err := strconv.ParseFloat(le, 64)
+			if err != nil {
+				return h, fmt.Errorf("metrics line %q: %w", line, err)
+			}
+			h.buckets[b] = v
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return h, err
+	}
+	if !found {
+		return h, fmt.Errorf("no %s in the metrics", countName)
+	}
+	return h, nil
+}
+
+// slowFlushes is what one run's events (flushes, or scheduler waits) were:
+// how many, how many took longer than the threshold, and the bucket bound
+// the slowest one is under (0: past every bound).
+type slowFlushes struct {
+	Watched      bool
+	Count, Over  int64
+	SlowestUnder time.Duration
+}
+
+// flushesBetween is the difference of two scrapes of the flush histogram,
+// with the threshold at exactly slowAt.
+func flushesBetween(before, after flushHist) (slowFlushes, error) {
+	if _, ok := after.buckets[slowAt]; !ok {
+		return slowFlushes{}, fmt.Errorf("%s has no %g s bucket", flushMetric, slowAt)
+	}
+	return eventsBetween(before, after, slowAt), nil
+}
+
+// schedWaitsBetween is the difference of two scrapes of a histogram whose
+// bounds are not ours (the scheduler's, the request latencies'), with the
+// threshold at its first bound from slowAt up.
+func schedWaitsBetween(before, after flushHist) (slowFlushes, error) {
+	bounds := sortedBounds(after)
+	i, _ := slices.BinarySearch(bounds, slowAt)
+	if i == len(bounds) {
+		return slowFlushes{}, fmt.Errorf("a histogram has no bucket from %g s up", slowAt)
+	}
+	return eventsBetween(before, after, bounds[i]), nil
+}
+
+func sortedBounds(h flushHist) []float64 {
+	bounds := make([]float64, 0, len(h.buckets))
+	for b := range h.buckets {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	return bounds
+}
+
+// eventsBetween counts the events between two scrapes and those over the
+// bucket bound threshold.
+func eventsBetween(before, after flushHist, threshold float64) slowFlushes {
+	s := slowFlushes{Watched: true, Count: int64(after.count - before.count)}
+	s.Over = s.Count - int64(after.buckets[threshold]-before.buckets[threshold])
+	if s.Count == 0 {
+		return s
+	}
+	for _, b := range sortedBounds(after) {
+		if after.buckets[b]-before.buckets[b] == float64(s.Count) {
+			s.SlowestUnder = time.Duration(b * float64(time.Second))
+			break
+		}
+	}
+	return s
+}
+
+// String is the report's cell: "3 of 16500 (slowest ≤ 50 ms)"; a dash for a
+// system that was not watched.
+func (s slowFlushes) String() string {
+	switch {
+	case !s.Watched:
+		return "—"
+	case s.Count == 0:
+		return "0 of 0"
+	case s.SlowestUnder == 0:
+		return fmt.Sprintf("%d of %d (slowest past every bucket)", s.Over, s.Count)
+	}
+	return fmt.Sprintf("%d of %d (slowest ≤ %s)", s.Over, s.Count, fmtBound(s.SlowestUnder))
+}
+
+func fmtBound(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.2g ms", ms(d))
+	}
+	return fmt.Sprintf("%.3g ms", ms(d))
+}
+
+// scrapeBrokerHists reads the flush and scheduler latency histograms from a
+// streamd admin listener.
+func scrapeBrokerHists(ctx context.Context, adminAddr string) (flush, sched, produce flushHist, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/metrics", nil)
+	if err != nil {
+		return flush, sched, produce, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return flush, sched, produce, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return flush, sched, produce, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return flush, sched, produce, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	if flush, err = parseHist(bytes.NewReader(body), flushMetric); err != nil {
+		return flush, sched, produce, err
+	}
+	if sched, err = parseHist(bytes.NewReader(body), schedMetric); err != nil {
+		return flush, sched, produce, err
+	}
+	produce, err = parseHist(bytes.NewReader(body), produceMetric)
+	return flush, sched, produce, err
+}
+
+// clientSchedHist reads this process's (the load generator's) scheduler
+// latency histogram from runtime/metrics, in the scraped form.
+func clientSchedHist() (flushHist, error) {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return flushHist{}, errors.New("runtime/metrics has no /sched/latencies:seconds")
+	}
+	return cumulative(s[0].Value.Float64Histogram()), nil
+}
+
+// cumulative turns a runtime/metrics histogram (counts between boundaries)
+// into bucket upper bounds with the counts at or below them; the last
+// (infinite) boundary is left out, as Prometheus leaves out +Inf.
+func cumulative(h *metrics.Float64Histogram) flushHist {
+	out := flushHist{buckets: map[float64]float64{}}
+	var n uint64
+	for i, c := range h.Counts {
+		n += c
+		if hi := h.Buckets[i+1]; !math.IsInf(hi, 1) {
+			out.buckets[hi] = float64(n)
+		}
+	}
+	out.count = float64(n)
+	return out
+}

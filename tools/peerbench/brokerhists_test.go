@@ -1,0 +1,180 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An excerpt of streamd's /metrics as client_golang prints it.
+const flushMetricsBefore = `# HELP streamd_log_flush_duration_seconds Time one flush took.
+# TYPE streamd_log_flush_duration_seconds histogram
+streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0
+streamd_log_flush_duration_seconds_bucket{le="0.001"} 90
+streamd_log_flush_duration_seconds_bucket{le="0.005"} 98
+streamd_log_flush_duration_seconds_bucket{le="0.01"} 100
+streamd_log_flush_duration_seconds_bucket{le="0.05"} 100
+streamd_log_flush_duration_seconds_bucket{le="+Inf"} 100
+streamd_log_flush_duration_seconds_sum 0.25
+streamd_log_flush_duration_seconds_count 100
+streamd_requests_total{api="Produce"} 7
+`
+
+// Later: 1000 more flushes, 4 of them over 10 ms, the slowest under 50 ms.
+const flushMetricsAfter = `streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0
+streamd_log_flush_duration_seconds_bucket{le="0.001"} 1000
+streamd_log_flush_duration_seconds_bucket{le="0.005"} 1090
+streamd_log_flush_duration_seconds_bucket{le="0.01"} 1096
+streamd_log_flush_duration_seconds_bucket{le="0.05"} 1100
+streamd_log_flush_duration_seconds_bucket{le="+Inf"} 1100
+streamd_log_flush_duration_seconds_sum 3.5
+streamd_log_flush_duration_seconds_count 1100
+`
+
+func TestFlushesBetween(t *testing.T) {
+	before, err := parseFlushHist(strings.NewReader(flushMetricsBefore))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := parseFlushHist(strings.NewReader(flushMetricsAfter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := flushesBetween(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slowFlushes{Watched: true, Count: 1000, Over: 4, SlowestUnder: 50 * time.Millisecond}
+	if s != want {
+		t.Errorf("flushesBetween = %+v; want %+v", s, want)
+	}
+	if got := s.String(); got != "4 of 1000 (slowest ≤ 50 ms)" {
+		t.Errorf("String = %q", got)
+	}
+	// Nothing slow: the slowest bound is the first that holds them all.
+	s, _ = flushesBetween(before, before)
+	if s.String() != "0 of 0" {
+		t.Errorf("no flushes: %q", s.String())
+	}
+	fast, err := parseFlushHist(strings.NewReader(strings.Join([]string{
+		`streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0`,
+		`streamd_log_flush_duration_seconds_bucket{le="0.001"} 100`,
+		`streamd_log_flush_duration_seconds_bucket{le="0.01"} 100`,
+		`streamd_log_flush_duration_seconds_count 100`,
+	}, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := flushesBetween(flushHist{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
+		t.Errorf("100 flushes all under 1 ms: %+v", s)
+	}
+	if (slowFlushes{}).String() != "—" {
+		t.Error("an unwatched system is not a dash")
+	}
+}
+
+func TestParseFlushHistErrors(t *testing.T) {
+	for _, text := range []string{
+		"streamd_requests_total 3\n", // no histogram
+		"streamd_log_flush_duration_seconds_count x\n",
+		"streamd_log_flush_duration_seconds_bucket{le=\"a\"} 1\nstreamd_log_flush_duration_seconds_count 1\n",
+	} {
+		if _, err := parseFlushHist(strings.NewReader(text)); err == nil {
+			t.Errorf("parseFlushHist(%q) = nil error", text)
+		}
+	}
+	h, err := parseFlushHist(strings.NewReader("streamd_log_flush_duration_seconds_count 1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := flushesBetween(h, h); err == nil {
+		t.Error("a histogram without a 10 ms bucket gave no error")
+	}
+}
+
+// The scheduler's histogram has the Go runtime's bounds: the threshold is the
+// first one from 10 ms up.
+func TestSchedWaitsBetween(t *testing.T) {
+	text := func(n1, n2, n3, count int) string {
+		return strings.Join([]string{
+			"# TYPE go_sched_latencies_seconds histogram",
+			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="0.0009175039999999999"} %d`, n1),
+			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="0.010485759999999998"} %d`, n2),
+			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="0.11744051199999998"} %d`, n3),
+			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="+Inf"} %d`, count),
+			fmt.Sprintf(`go_sched_latencies_seconds_count %d`, count),
+		}, "\n")
+	}
+	before, err := parseHist(strings.NewReader(text(100, 110, 110, 110)), schedMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := parseHist(strings.NewReader(text(1000, 1097, 1110, 1110)), schedMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedWaitsBetween(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Watched || s.Count != 1000 || s.Over != 13 || (s.SlowestUnder-117440512*time.Nanosecond).Abs() > time.Microsecond {
+		t.Errorf("schedWaitsBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
+	}
+	if got := s.String(); got != "13 of 1000 (slowest ≤ 117 ms)" {
+		t.Errorf("String = %q", got)
+	}
+	small, _ := parseHist(strings.NewReader(`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n"), schedMetric)
+	if _, err := schedWaitsBetween(small, small); err == nil {
+		t.Error("a histogram with no bound from 10 ms up gave no error")
+	}
+}
+
+// A labelled series: the Produce latencies among other APIs'.
+func TestParseHistLabelled(t *testing.T) {
+	text := strings.Join([]string{
+		`streamd_request_duration_seconds_bucket{api="Fetch",le="0.01220703125"} 7`,
+		`streamd_request_duration_seconds_count{api="Fetch"} 9`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.0048828125"} 90`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.01220703125"} 98`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.030517578125"} 100`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="+Inf"} 100`,
+		`streamd_request_duration_seconds_count{api="Produce"} 100`,
+	}, "\n")
+	h, err := parseHist(strings.NewReader(text), produceMetric)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := schedWaitsBetween(flushHist{buckets: map[float64]float64{}}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Count != 100 || s.Over != 2 || (s.SlowestUnder-30517578*time.Nanosecond).Abs() > time.Microsecond {
+		t.Errorf("Produce requests: %+v; want 100, 2 over 12.2 ms, the slowest under 30.5 ms", s)
+	}
+	if _, err := parseHist(strings.NewReader(text), `streamd_request_duration_seconds{api="Metadata"}`); err == nil {
+		t.Error("a series that is not there gave no error")
+	}
+}
+
+// The load generator's own scheduler latencies come from runtime/metrics,
+// as cumulative buckets without the infinite one.
+func TestClientSchedHist(t *testing.T) {
+	h, err := clientSchedHist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := -1.0
+	for _, b := range sortedBounds(h) {
+		if math.IsInf(b, 0) || h.buckets[b] < prev || h.buckets[b] > h.count {
+			t.Fatalf("bucket %g: %v after %v, count %v", b, h.buckets[b], prev, h.count)
+		}
+		prev = h.buckets[b]
+	}
+	if _, err := schedWaitsBetween(h, h); err != nil {
+		t.Errorf("no threshold from 10 ms up in the runtime's buckets: %v", err)
+	}
+}
