@@ -29,9 +29,10 @@ import (
 // streamd's latency run (its warm-up included) and reports the events over
 // 10 ms, so a p99 can be read next to what the disk and the CPUs did.
 
-// The histograms read, and the threshold each is reported at: for the
-// scheduler's (whose buckets are fixed by the Go runtime) the first bound
-// from 10 ms up.
+// The histograms read, and the threshold each is reported at: slowAt for
+// the flushes (one of their bounds), the first bound from slowAt up for the
+// others (whose buckets are fixed elsewhere: the Go runtime's, the request
+// latency's).
 const (
 	flushMetric = "streamd_log_flush_duration_seconds"
 	schedMetric = "go_sched_latencies_seconds" // sampled by the Go runtime
@@ -40,26 +41,22 @@ const (
 	slowAt        = 0.010 // seconds
 )
 
-// flushHist is a cumulative histogram as scraped.
-type flushHist struct {
+// histogram is a cumulative histogram as scraped.
+type histogram struct {
 	count   float64
 	buckets map[float64]float64 // upper bound in seconds -> events at most that long
 }
 
-// parseFlushHist reads flushMetric's count and buckets from a Prometheus
-// text exposition.
-func parseFlushHist(r io.Reader) (flushHist, error) { return parseHist(r, flushMetric) }
-
 // parseHist reads histogram metric's count and buckets from a Prometheus text
 // exposition.
-func parseHist(r io.Reader, metric string) (flushHist, error) {
+func parseHist(r io.Reader, metric string) (histogram, error) {
 	// metric may name one series of a labelled histogram: base{k="v"}.
 	base, labels, _ := strings.Cut(metric, "{")
 	countName, bucketPrefix := base+"_count", base+`_bucket{le="`
 	if labels = strings.TrimSuffix(labels, "}"); labels != "" {
 		countName, bucketPrefix = base+"_count{"+labels+"}", base+"_bucket{"+labels+`,le="`
 	}
-	h := flushHist{buckets: map[float64]float64{}}
+	h := histogram{buckets: map[float64]float64{}}
 	found := false
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -97,10 +94,10 @@ func parseHist(r io.Reader, metric string) (flushHist, error) {
 	return h, nil
 }
 
-// slowFlushes is what one run's events (flushes, or scheduler waits) were:
+// slowEvents is what one run's events (flushes, requests, scheduler waits) were:
 // how many, how many took longer than the threshold, and the bucket bound
 // the slowest one is under (0: past every bound).
-type slowFlushes struct {
+type slowEvents struct {
 	Watched      bool
 	Count, Over  int64
 	SlowestUnder time.Duration
@@ -108,26 +105,26 @@ type slowFlushes struct {
 
 // flushesBetween is the difference of two scrapes of the flush histogram,
 // with the threshold at exactly slowAt.
-func flushesBetween(before, after flushHist) (slowFlushes, error) {
+func flushesBetween(before, after histogram) (slowEvents, error) {
 	if _, ok := after.buckets[slowAt]; !ok {
-		return slowFlushes{}, fmt.Errorf("%s has no %g s bucket", flushMetric, slowAt)
+		return slowEvents{}, fmt.Errorf("%s has no %g s bucket", flushMetric, slowAt)
 	}
 	return eventsBetween(before, after, slowAt), nil
 }
 
-// schedWaitsBetween is the difference of two scrapes of a histogram whose
+// eventsOverBetween is the difference of two scrapes of a histogram whose
 // bounds are not ours (the scheduler's, the request latencies'), with the
 // threshold at its first bound from slowAt up.
-func schedWaitsBetween(before, after flushHist) (slowFlushes, error) {
+func eventsOverBetween(before, after histogram) (slowEvents, error) {
 	bounds := sortedBounds(after)
 	i, _ := slices.BinarySearch(bounds, slowAt)
 	if i == len(bounds) {
-		return slowFlushes{}, fmt.Errorf("a histogram has no bucket from %g s up", slowAt)
+		return slowEvents{}, fmt.Errorf("a histogram has no bucket from %g s up", slowAt)
 	}
 	return eventsBetween(before, after, bounds[i]), nil
 }
 
-func sortedBounds(h flushHist) []float64 {
+func sortedBounds(h histogram) []float64 {
 	bounds := make([]float64, 0, len(h.buckets))
 	for b := range h.buckets {
 		bounds = append(bounds, b)
@@ -138,8 +135,8 @@ func sortedBounds(h flushHist) []float64 {
 
 // eventsBetween counts the events between two scrapes and those over the
 // bucket bound threshold.
-func eventsBetween(before, after flushHist, threshold float64) slowFlushes {
-	s := slowFlushes{Watched: true, Count: int64(after.count - before.count)}
+func eventsBetween(before, after histogram, threshold float64) slowEvents {
+	s := slowEvents{Watched: true, Count: int64(after.count - before.count)}
 	s.Over = s.Count - int64(after.buckets[threshold]-before.buckets[threshold])
 	if s.Count == 0 {
 		return s
@@ -155,7 +152,7 @@ func eventsBetween(before, after flushHist, threshold float64) slowFlushes {
 
 // String is the report's cell: "3 of 16500 (slowest ≤ 50 ms)"; a dash for a
 // system that was not watched.
-func (s slowFlushes) String() string {
+func (s slowEvents) String() string {
 	switch {
 	case !s.Watched:
 		return "—"
@@ -174,9 +171,9 @@ func fmtBound(d time.Duration) string {
 	return fmt.Sprintf("%.3g ms", ms(d))
 }
 
-// scrapeBrokerHists reads the flush and scheduler latency histograms from a
-// streamd admin listener.
-func scrapeBrokerHists(ctx context.Context, adminAddr string) (flush, sched, produce flushHist, err error) {
+// scrapeBrokerHists reads the flush, scheduler latency and Produce request
+// latency histograms from a streamd admin listener.
+func scrapeBrokerHists(ctx context.Context, adminAddr string) (flush, sched, produce histogram, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/metrics", nil)
@@ -207,11 +204,11 @@ func scrapeBrokerHists(ctx context.Context, adminAddr string) (flush, sched, pro
 
 // clientSchedHist reads this process's (the load generator's) scheduler
 // latency histogram from runtime/metrics, in the scraped form.
-func clientSchedHist() (flushHist, error) {
+func clientSchedHist() (histogram, error) {
 	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
-		return flushHist{}, errors.New("runtime/metrics has no /sched/latencies:seconds")
+		return histogram{}, errors.New("runtime/metrics has no /sched/latencies:seconds")
 	}
 	return cumulative(s[0].Value.Float64Histogram()), nil
 }
@@ -219,8 +216,8 @@ func clientSchedHist() (flushHist, error) {
 // cumulative turns a runtime/metrics histogram (counts between boundaries)
 // into bucket upper bounds with the counts at or below them; the last
 // (infinite) boundary is left out, as Prometheus leaves out +Inf.
-func cumulative(h *metrics.Float64Histogram) flushHist {
-	out := flushHist{buckets: map[float64]float64{}}
+func cumulative(h *metrics.Float64Histogram) histogram {
+	out := histogram{buckets: map[float64]float64{}}
 	var n uint64
 	for i, c := range h.Counts {
 		n += c

@@ -36,11 +36,11 @@ streamd_log_flush_duration_seconds_count 1100
 `
 
 func TestFlushesBetween(t *testing.T) {
-	before, err := parseFlushHist(strings.NewReader(flushMetricsBefore))
+	before, err := parseHist(strings.NewReader(flushMetricsBefore), flushMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := parseFlushHist(strings.NewReader(flushMetricsAfter))
+	after, err := parseHist(strings.NewReader(flushMetricsAfter), flushMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestFlushesBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := slowFlushes{Watched: true, Count: 1000, Over: 4, SlowestUnder: 50 * time.Millisecond}
+	want := slowEvents{Watched: true, Count: 1000, Over: 4, SlowestUnder: 50 * time.Millisecond}
 	if s != want {
 		t.Errorf("flushesBetween = %+v; want %+v", s, want)
 	}
@@ -60,19 +60,19 @@ func TestFlushesBetween(t *testing.T) {
 	if s.String() != "0 of 0" {
 		t.Errorf("no flushes: %q", s.String())
 	}
-	fast, err := parseFlushHist(strings.NewReader(strings.Join([]string{
+	fast, err := parseHist(strings.NewReader(strings.Join([]string{
 		`streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0`,
 		`streamd_log_flush_duration_seconds_bucket{le="0.001"} 100`,
 		`streamd_log_flush_duration_seconds_bucket{le="0.01"} 100`,
 		`streamd_log_flush_duration_seconds_count 100`,
-	}, "\n")))
+	}, "\n")), flushMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := flushesBetween(flushHist{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
+	if s, _ := flushesBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
 		t.Errorf("100 flushes all under 1 ms: %+v", s)
 	}
-	if (slowFlushes{}).String() != "—" {
+	if (slowEvents{}).String() != "—" {
 		t.Error("an unwatched system is not a dash")
 	}
 }
@@ -83,11 +83,11 @@ func TestParseFlushHistErrors(t *testing.T) {
 		"streamd_log_flush_duration_seconds_count x\n",
 		"streamd_log_flush_duration_seconds_bucket{le=\"a\"} 1\nstreamd_log_flush_duration_seconds_count 1\n",
 	} {
-		if _, err := parseFlushHist(strings.NewReader(text)); err == nil {
-			t.Errorf("parseFlushHist(%q) = nil error", text)
+		if _, err := parseHist(strings.NewReader(text), flushMetric); err == nil {
+			t.Errorf("parseHist(%q) = nil error", text)
 		}
 	}
-	h, err := parseFlushHist(strings.NewReader("streamd_log_flush_duration_seconds_count 1\n"))
+	h, err := parseHist(strings.NewReader("streamd_log_flush_duration_seconds_count 1\n"), flushMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,18 +117,18 @@ func TestSchedWaitsBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schedWaitsBetween(before, after)
+	s, err := eventsOverBetween(before, after)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.Watched || s.Count != 1000 || s.Over != 13 || (s.SlowestUnder-117440512*time.Nanosecond).Abs() > time.Microsecond {
-		t.Errorf("schedWaitsBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
+		t.Errorf("eventsOverBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
 	}
 	if got := s.String(); got != "13 of 1000 (slowest ≤ 117 ms)" {
 		t.Errorf("String = %q", got)
 	}
 	small, _ := parseHist(strings.NewReader(`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n"), schedMetric)
-	if _, err := schedWaitsBetween(small, small); err == nil {
+	if _, err := eventsOverBetween(small, small); err == nil {
 		t.Error("a histogram with no bound from 10 ms up gave no error")
 	}
 }
@@ -148,7 +148,7 @@ func TestParseHistLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := schedWaitsBetween(flushHist{buckets: map[float64]float64{}}, h)
+	s, err := eventsOverBetween(histogram{buckets: map[float64]float64{}}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestClientSchedHist(t *testing.T) {
 		}
 		prev = h.buckets[b]
 	}
-	if _, err := schedWaitsBetween(h, h); err != nil {
+	if _, err := eventsOverBetween(h, h); err != nil {
 		t.Errorf("no threshold from 10 ms up in the runtime's buckets: %v", err)
 	}
 }

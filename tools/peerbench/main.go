@@ -216,11 +216,11 @@ type measurement struct {
 	system                   string
 	round                    int // 1-based; 0 for a best-of-rounds summary
 	warm, peak, read, latRun bench.Result
-	latFlushes               slowFlushes // streamd's log flushes during latRun
-	latSched                 slowFlushes // streamd's goroutines' waits for a CPU during latRun (sampled)
-	latClientSched           slowFlushes // the load generator's goroutines' waits (sampled)
-	latProduce               slowFlushes // streamd's Produce requests during latRun, read to answered
-	hwm, rss                 int64       // bytes, from /proc/<pid>/status
+	latFlushes               slowEvents // streamd's log flushes during latRun
+	latSched                 slowEvents // streamd's goroutines' waits for a CPU during latRun (sampled)
+	latClientSched           slowEvents // the load generator's goroutines' waits (sampled)
+	latProduce               slowEvents // streamd's Produce requests during latRun, read to answered
+	hwm, rss                 int64      // bytes, from /proc/<pid>/status
 	err                      error
 }
 
@@ -324,7 +324,7 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	}
 	// streamd's log flushes and its goroutines' waits for a CPU during the
 	// run, from its metrics.
-	var beforeFlush, beforeSched, beforeProduce flushHist
+	var beforeFlush, beforeSched, beforeProduce histogram
 	scrapeErr := errors.New("not streamd")
 	if b.admin != "" {
 		if beforeFlush, beforeSched, beforeProduce, scrapeErr = scrapeBrokerHists(ctx, b.admin); scrapeErr != nil {
@@ -336,9 +336,9 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		return w.produce(ctx, "bench-latency", o.latencyDur, o.latencyWarm, *rate, label("latency"))
 	})
 	if clientErr == nil {
-		var after flushHist
+		var after histogram
 		if after, clientErr = clientSchedHist(); clientErr == nil {
-			m.latClientSched, clientErr = schedWaitsBetween(clientBefore, after)
+			m.latClientSched, clientErr = eventsOverBetween(clientBefore, after)
 		}
 	}
 	if clientErr != nil {
@@ -350,10 +350,10 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 			m.latFlushes, err = flushesBetween(beforeFlush, flush)
 		}
 		if err == nil {
-			m.latSched, err = schedWaitsBetween(beforeSched, sched)
+			m.latSched, err = eventsOverBetween(beforeSched, sched)
 		}
 		if err == nil {
-			m.latProduce, err = schedWaitsBetween(beforeProduce, produce)
+			m.latProduce, err = eventsOverBetween(beforeProduce, produce)
 		}
 		if err != nil {
 			log.Warn("cannot read the broker's histograms", "system", name, "err", err)

@@ -109,13 +109,13 @@ func TestReportGolden(t *testing.T) {
 		results: []measurement{
 			{system: "streamd", peak: res(100000, 97.7, 200*time.Millisecond, 300*time.Millisecond, 0),
 				latRun:         res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
-				latFlushes:     slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
-				latSched:       slowFlushes{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond},
-				latProduce:     slowFlushes{Watched: true, Count: 9000, SlowestUnder: 4882812 * time.Nanosecond},
-				latClientSched: slowFlushes{Watched: true, Count: 20000, SlowestUnder: 2097152 * time.Nanosecond},
+				latFlushes:     slowEvents{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
+				latSched:       slowEvents{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond},
+				latProduce:     slowEvents{Watched: true, Count: 9000, SlowestUnder: 4882812 * time.Nanosecond},
+				latClientSched: slowEvents{Watched: true, Count: 20000, SlowestUnder: 2097152 * time.Nanosecond},
 				read:           res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
 			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
-				latClientSched: slowFlushes{Watched: true, Count: 21000, Over: 1, SlowestUnder: 12582912 * time.Nanosecond},
+				latClientSched: slowEvents{Watched: true, Count: 21000, Over: 1, SlowestUnder: 12582912 * time.Nanosecond},
 				latRun:         res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
 				read:           res(0, 200, 0, 0, 0), hwm: 32 << 20, rss: 24 << 20},
 			{system: "nats-async", peak: res(80000, 78.1, 30*time.Millisecond, 60*time.Millisecond, 0),
@@ -125,13 +125,13 @@ func TestReportGolden(t *testing.T) {
 	rep.rounds = []measurement{
 		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20,
-			latFlushes: slowFlushes{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
-			latSched:   slowFlushes{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond}},
+			latFlushes: slowEvents{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
+			latSched:   slowEvents{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond}},
 		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20,
-			latFlushes: slowFlushes{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond},
-			latSched:   slowFlushes{Watched: true, Count: 91000, Over: 2, SlowestUnder: 117440512 * time.Nanosecond},
-			latProduce: slowFlushes{Watched: true, Count: 9100, Over: 3, SlowestUnder: 30517578 * time.Nanosecond}},
+			latFlushes: slowEvents{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond},
+			latSched:   slowEvents{Watched: true, Count: 91000, Over: 2, SlowestUnder: 117440512 * time.Nanosecond},
+			latProduce: slowEvents{Watched: true, Count: 9100, Over: 3, SlowestUnder: 30517578 * time.Nanosecond}},
 		{system: "nats-async", round: 1, err: errors.New("latency run: a|b")},
 	}
 	var b bytes.Buffer
@@ -159,9 +159,9 @@ func TestBestOf(t *testing.T) {
 	res := func(mibps float64, p99 time.Duration) bench.Result { return bench.Result{MiBps: mibps, P99: p99} }
 	rounds := []measurement{
 		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5,
-			latFlushes: slowFlushes{Watched: true, Count: 100, Over: 3}},
+			latFlushes: slowEvents{Watched: true, Count: 100, Over: 3}},
 		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4,
-			latFlushes: slowFlushes{Watched: true, Count: 90}},
+			latFlushes: slowEvents{Watched: true, Count: 90}},
 		{system: "s", round: 3, peak: res(500, 0), read: res(900, 0), latRun: res(40, time.Millisecond), hwm: 90, err: errors.New("failed")},
 	}
 	b := bestOf(rounds)

@@ -161,7 +161,7 @@ func (m measurement) slowSummary() string {
 	var parts []string
 	for _, e := range []struct {
 		what string
-		s    slowFlushes
+		s    slowEvents
 	}{{"requests", m.latProduce}, {"flushes", m.latFlushes}, {"broker CPU waits", m.latSched}, {"generator CPU waits", m.latClientSched}} {
 		if e.s.Watched {
 			parts = append(parts, fmt.Sprintf("%s %d", e.what, e.s.Over))
