@@ -24,6 +24,11 @@ type metrics struct {
 	produceErrors prometheus.Counter
 }
 
+// latencyBuckets are the request latency histogram's bounds in seconds: 1,
+// 2.5, 5 per decade from 50 µs to 10 s, so 10 ms (the latency a produce with
+// fsync is expected to stay under) is a bound.
+var latencyBuckets = []float64{50e-6, 100e-6, 250e-6, 500e-6, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
 func newMetrics(b *Broker) *metrics {
 	m := &metrics{
 		reg: prometheus.NewRegistry(),
@@ -33,7 +38,7 @@ func newMetrics(b *Broker) *metrics {
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "streamd_request_duration_seconds",
 			Help:    "Time from reading a request to writing its response, by API (includes fsync waits and fetch long polls).",
-			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14),
+			Buckets: latencyBuckets,
 		}, []string{"api"}),
 		reqBytes:      prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_request_bytes_total", Help: "Bytes of Kafka requests read."}),
 		respBytes:     prometheus.NewCounter(prometheus.CounterOpts{Name: "streamd_response_bytes_total", Help: "Bytes of Kafka responses written."}),

@@ -136,11 +136,11 @@ func TestSchedWaitsBetween(t *testing.T) {
 // A labelled series: the Produce latencies among other APIs'.
 func TestParseHistLabelled(t *testing.T) {
 	text := strings.Join([]string{
-		`streamd_request_duration_seconds_bucket{api="Fetch",le="0.01220703125"} 7`,
+		`streamd_request_duration_seconds_bucket{api="Fetch",le="0.01"} 7`,
 		`streamd_request_duration_seconds_count{api="Fetch"} 9`,
-		`streamd_request_duration_seconds_bucket{api="Produce",le="0.0048828125"} 90`,
-		`streamd_request_duration_seconds_bucket{api="Produce",le="0.01220703125"} 98`,
-		`streamd_request_duration_seconds_bucket{api="Produce",le="0.030517578125"} 100`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.005"} 90`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.01"} 98`,
+		`streamd_request_duration_seconds_bucket{api="Produce",le="0.025"} 100`,
 		`streamd_request_duration_seconds_bucket{api="Produce",le="+Inf"} 100`,
 		`streamd_request_duration_seconds_count{api="Produce"} 100`,
 	}, "\n")
@@ -152,8 +152,8 @@ func TestParseHistLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Count != 100 || s.Over != 2 || (s.SlowestUnder-30517578*time.Nanosecond).Abs() > time.Microsecond {
-		t.Errorf("Produce requests: %+v; want 100, 2 over 12.2 ms, the slowest under 30.5 ms", s)
+	if s.Count != 100 || s.Over != 2 || s.SlowestUnder != 25*time.Millisecond {
+		t.Errorf("Produce requests: %+v; want 100, 2 over 10 ms, the slowest under 25 ms", s)
 	}
 	if _, err := parseHist(strings.NewReader(text), `streamd_request_duration_seconds{api="Metadata"}`); err == nil {
 		t.Error("a series that is not there gave no error")

@@ -111,7 +111,7 @@ func TestReportGolden(t *testing.T) {
 				latRun:         res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),
 				latFlushes:     slowEvents{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
 				latSched:       slowEvents{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond},
-				latProduce:     slowEvents{Watched: true, Count: 9000, SlowestUnder: 4882812 * time.Nanosecond},
+				latProduce:     slowEvents{Watched: true, Count: 9000, SlowestUnder: 5 * time.Millisecond},
 				latClientSched: slowEvents{Watched: true, Count: 20000, SlowestUnder: 2097152 * time.Nanosecond},
 				read:           res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
 			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
@@ -131,7 +131,7 @@ func TestReportGolden(t *testing.T) {
 			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20,
 			latFlushes: slowEvents{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond},
 			latSched:   slowEvents{Watched: true, Count: 91000, Over: 2, SlowestUnder: 117440512 * time.Nanosecond},
-			latProduce: slowEvents{Watched: true, Count: 9100, Over: 3, SlowestUnder: 30517578 * time.Nanosecond}},
+			latProduce: slowEvents{Watched: true, Count: 9100, Over: 3, SlowestUnder: 25 * time.Millisecond}},
 		{system: "nats-async", round: 1, err: errors.New("latency run: a|b")},
 	}
 	var b bytes.Buffer
