@@ -227,8 +227,9 @@ type measurement struct {
 // bestOf combines one system's rounds into the reported measurement: per
 // metric the best round without an error (the highest peak produce, with
 // that run's latencies; the highest read-back; the latency run with the lowest
-// p99, with that run's rate, p50, p99.9 and events over 10 ms) and, for memory, the highest of
-// all rounds. When every round failed it is the last one.
+// p99, with that run's rate, p50, p99.9 and events over 10 ms) and, for
+// memory, the highest of all rounds. When every round failed it is the last
+// one.
 func bestOf(ms []measurement) measurement {
 	var ok []measurement
 	for _, m := range ms {
@@ -322,8 +323,9 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
 		return m
 	}
-	// streamd's log flushes and its goroutines' waits for a CPU during the
-	// run, from its metrics.
+	// What took over 10 ms during the run: streamd's Produce requests, log
+	// flushes and goroutine waits for a CPU (from its metrics), and the load
+	// generator's own goroutine waits.
 	var beforeFlush, beforeSched, beforeProduce histogram
 	scrapeErr := errors.New("not streamd")
 	if b.admin != "" {
