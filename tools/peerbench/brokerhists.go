@@ -29,10 +29,8 @@ import (
 // streamd's latency run (its warm-up included) and reports the events over
 // 10 ms, so a p99 can be read next to what the disk and the CPUs did.
 
-// The histograms read, and the threshold each is reported at: slowAt for
-// the flushes (one of their bounds), the first bound from slowAt up for the
-// others (whose buckets are fixed elsewhere: the Go runtime's, the request
-// latency's).
+// The histograms read; each is reported at its first bucket bound from
+// slowAt up (see slowBetween).
 const (
 	flushMetric = "streamd_log_flush_duration_seconds"
 	schedMetric = "go_sched_latencies_seconds" // sampled by the Go runtime
@@ -103,25 +101,28 @@ type slowEvents struct {
 	SlowestUnder time.Duration
 }
 
-// flushesBetween is the difference of two scrapes of the flush histogram,
-// with the threshold at exactly slowAt.
-func flushesBetween(before, after histogram) (slowEvents, error) {
-	if _, ok := after.buckets[slowAt]; !ok {
-		return slowEvents{}, fmt.Errorf("%s has no %g s bucket", flushMetric, slowAt)
-	}
-	return eventsBetween(before, after, slowAt), nil
-}
-
-// eventsOverBetween is the difference of two scrapes of a histogram whose
-// bounds are not ours (the scheduler's, the request latencies'), with the
-// threshold at its first bound from slowAt up.
-func eventsOverBetween(before, after histogram) (slowEvents, error) {
+// slowBetween is the difference of two scrapes of a histogram: the events
+// between them, those over its first bucket bound from slowAt up (exactly
+// slowAt for streamd's flushes and requests; the Go runtime's bounds are its
+// own), and the bound the slowest one is under.
+func slowBetween(before, after histogram) (slowEvents, error) {
 	bounds := sortedBounds(after)
 	i, _ := slices.BinarySearch(bounds, slowAt)
 	if i == len(bounds) {
 		return slowEvents{}, fmt.Errorf("a histogram has no bucket from %g s up", slowAt)
 	}
-	return eventsBetween(before, after, bounds[i]), nil
+	s := slowEvents{Watched: true, Count: int64(after.count - before.count)}
+	s.Over = s.Count - int64(after.buckets[bounds[i]]-before.buckets[bounds[i]])
+	if s.Count == 0 {
+		return s, nil
+	}
+	for _, b := range bounds {
+		if after.buckets[b]-before.buckets[b] == float64(s.Count) {
+			s.SlowestUnder = time.Duration(b * float64(time.Second))
+			break
+		}
+	}
+	return s, nil
 }
 
 func sortedBounds(h histogram) []float64 {
@@ -131,23 +132,6 @@ func sortedBounds(h histogram) []float64 {
 	}
 	slices.Sort(bounds)
 	return bounds
-}
-
-// eventsBetween counts the events between two scrapes and those over the
-// bucket bound threshold.
-func eventsBetween(before, after histogram, threshold float64) slowEvents {
-	s := slowEvents{Watched: true, Count: int64(after.count - before.count)}
-	s.Over = s.Count - int64(after.buckets[threshold]-before.buckets[threshold])
-	if s.Count == 0 {
-		return s
-	}
-	for _, b := range sortedBounds(after) {
-		if after.buckets[b]-before.buckets[b] == float64(s.Count) {
-			s.SlowestUnder = time.Duration(b * float64(time.Second))
-			break
-		}
-	}
-	return s
 }
 
 // String is the report's cell: "3 of 16500 (slowest ≤ 50 ms)"; a dash for a

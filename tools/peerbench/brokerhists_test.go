@@ -44,19 +44,19 @@ func TestFlushesBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := flushesBetween(before, after)
+	s, err := slowBetween(before, after)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := slowEvents{Watched: true, Count: 1000, Over: 4, SlowestUnder: 50 * time.Millisecond}
 	if s != want {
-		t.Errorf("flushesBetween = %+v; want %+v", s, want)
+		t.Errorf("slowBetween = %+v; want %+v", s, want)
 	}
 	if got := s.String(); got != "4 of 1000 (slowest ≤ 50 ms)" {
 		t.Errorf("String = %q", got)
 	}
 	// Nothing slow: the slowest bound is the first that holds them all.
-	s, _ = flushesBetween(before, before)
+	s, _ = slowBetween(before, before)
 	if s.String() != "0 of 0" {
 		t.Errorf("no flushes: %q", s.String())
 	}
@@ -69,7 +69,7 @@ func TestFlushesBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := flushesBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
+	if s, _ := slowBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
 		t.Errorf("100 flushes all under 1 ms: %+v", s)
 	}
 	if (slowEvents{}).String() != "—" {
@@ -91,7 +91,7 @@ func TestParseFlushHistErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := flushesBetween(h, h); err == nil {
+	if _, err := slowBetween(h, h); err == nil {
 		t.Error("a histogram without a 10 ms bucket gave no error")
 	}
 }
@@ -117,18 +117,18 @@ func TestSchedWaitsBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := eventsOverBetween(before, after)
+	s, err := slowBetween(before, after)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !s.Watched || s.Count != 1000 || s.Over != 13 || (s.SlowestUnder-117440512*time.Nanosecond).Abs() > time.Microsecond {
-		t.Errorf("eventsOverBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
+		t.Errorf("slowBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
 	}
 	if got := s.String(); got != "13 of 1000 (slowest ≤ 117 ms)" {
 		t.Errorf("String = %q", got)
 	}
 	small, _ := parseHist(strings.NewReader(`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n"), schedMetric)
-	if _, err := eventsOverBetween(small, small); err == nil {
+	if _, err := slowBetween(small, small); err == nil {
 		t.Error("a histogram with no bound from 10 ms up gave no error")
 	}
 }
@@ -148,7 +148,7 @@ func TestParseHistLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := eventsOverBetween(histogram{buckets: map[float64]float64{}}, h)
+	s, err := slowBetween(histogram{buckets: map[float64]float64{}}, h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestClientSchedHist(t *testing.T) {
 		}
 		prev = h.buckets[b]
 	}
-	if _, err := eventsOverBetween(h, h); err != nil {
+	if _, err := slowBetween(h, h); err != nil {
 		t.Errorf("no threshold from 10 ms up in the runtime's buckets: %v", err)
 	}
 }

@@ -340,7 +340,7 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	if clientErr == nil {
 		var after histogram
 		if after, clientErr = clientSchedHist(); clientErr == nil {
-			m.latClientSched, clientErr = eventsOverBetween(clientBefore, after)
+			m.latClientSched, clientErr = slowBetween(clientBefore, after)
 		}
 	}
 	if clientErr != nil {
@@ -349,13 +349,13 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	if scrapeErr == nil {
 		flush, sched, produce, err := scrapeBrokerHists(ctx, b.admin)
 		if err == nil {
-			m.latFlushes, err = flushesBetween(beforeFlush, flush)
+			m.latFlushes, err = slowBetween(beforeFlush, flush)
 		}
 		if err == nil {
-			m.latSched, err = eventsOverBetween(beforeSched, sched)
+			m.latSched, err = slowBetween(beforeSched, sched)
 		}
 		if err == nil {
-			m.latProduce, err = eventsOverBetween(beforeProduce, produce)
+			m.latProduce, err = slowBetween(beforeProduce, produce)
 		}
 		if err != nil {
 			log.Warn("cannot read the broker's histograms", "system", name, "err", err)
