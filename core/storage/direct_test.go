@@ -457,6 +457,108 @@ func TestDirectReadAheadNoPause(t *testing.T) {
 	}
 }
 
+// TestDirectReadAheadReaders: several sequential readers at different
+// positions of one log (consumer groups), reading at once: each gets its own
+// read-ahead, so every read but its first (and the log's last, partial chunk)
+// is answered from memory, and the disk is not read much more than once.
+func TestDirectReadAheadReaders(t *testing.T) {
+	for _, n := range []int{2, 4} {
+		t.Run(fmt.Sprintf("%d readers", n), func(t *testing.T) {
+			opts := directOpts
+			opts.SegmentBytes = 256 << 20
+			l := openDirectLog(t, t.TempDir(), opts, nil)
+			logs := []*Log{l}
+			for i := range 768 { // ~48 MiB
+				mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
+			}
+			froms := make([]int64, n)
+			for r := range froms {
+				froms[r] = int64(r * 768 / n)
+			}
+			checkReaders(t, logs, n, froms, 768/int64(n))
+		})
+	}
+}
+
+// TestDirectReadAheadManyLogs: one sequential reader on each of as many logs
+// as the read-ahead's memory holds raPerStream chunks for, so that chunks a
+// read is still sending would fill it: chunks already read are given up for
+// new ones, and every log's reads after the first still come from memory.
+func TestDirectReadAheadManyLogs(t *testing.T) {
+	opts := directOpts
+	opts.SegmentBytes = 256 << 20
+	var logs []*Log
+	for range raMaxChunks / raPerStream {
+		l := openDirectLog(t, t.TempDir(), opts, nil)
+		for i := range 192 { // ~12 MiB
+			mustAppend(t, l, sizedBatch(64<<10+i*7, int64(i)))
+		}
+		logs = append(logs, l)
+	}
+	checkReaders(t, logs, len(logs), make([]int64, len(logs)), 192)
+}
+
+// checkReaders runs n readers at once, reader r reading logs[r%len(logs)]
+// with ReadFile 1 MiB at a time from offset froms[r], count offsets, and
+// checks each read's records and how the reads were answered.
+func checkReaders(t *testing.T, logs []*Log, n int, froms []int64, count int64) {
+	t.Helper()
+	before := ReadIOStats()
+	res := make([]sequentialRead, n)
+	var wg sync.WaitGroup
+	for r := range n {
+		l := logs[r%len(logs)]
+		wg.Go(func() {
+			var got bytes.Buffer
+			for off := froms[r]; off < froms[r]+count; {
+				rd, err := l.ReadFile(off, 1<<20)
+				if err != nil || rd.Len == 0 || rd.Mem == nil {
+					t.Errorf("reader %d: ReadFile(%d): %v (%d bytes, in memory %v)", r, off, err, rd.Len, rd.Mem != nil)
+					return
+				}
+				if rd.FromCache {
+					res[r].fromMem++
+				} else {
+					res[r].direct++
+				}
+				got.Reset()
+				err = rd.Sender()(&got)
+				rd.Release()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				recs := decode(t, got.Bytes())
+				if recs[0].off != off {
+					t.Errorf("reader %d: read from %d starts at %d", r, off, recs[0].off)
+					return
+				}
+				off = recs[len(recs)-1].off + 1
+			}
+		})
+	}
+	wg.Wait()
+	after := ReadIOStats()
+	var size int64
+	for _, l := range logs {
+		size += l.Size()
+	}
+	chunks := (size + directChunk - 1) / directChunk
+	read := (after.ReadAheadChunks - before.ReadAheadChunks) + 2*(after.DirectReads-before.DirectReads)
+	t.Logf("reads per reader %+v; at most %d chunks read from the disk for %d", res, read, chunks)
+	for r, x := range res {
+		// The first read is direct, and so may be the log's last two
+		// (its partial chunk is never cached).
+		if x.direct > 3 {
+			t.Errorf("reader %d: %d direct reads, %d from memory; want all but the first (and the log's last) from memory", r, x.direct, x.fromMem)
+		}
+	}
+	// Each reader reads ahead up to raAhead past where the next one started.
+	if slack := int64(n) * (raAhead/directChunk + 2); read > chunks+slack {
+		t.Errorf("read %d chunks from the disk for %d (slack %d); chunks were read again", read, chunks, slack)
+	}
+}
+
 // TestDirectWriteFailureFailsLog: a direct write that fails (here: the handle
 // cannot write; on a real machine: a full disk) fails the log like a failed
 // buffered write: waiters get ErrFailed, nothing unsynced becomes visible,

@@ -202,7 +202,12 @@ func waitCtx(t testing.TB, d time.Duration) context.Context {
 func (ra *readAhead) busy() bool {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	return ra.filling
+	for i := range ra.streams {
+		if ra.streams[i].filling {
+			return true
+		}
+	}
+	return false
 }
 
 // pending reports how many files wait in the reaper or are being shrunk.

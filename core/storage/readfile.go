@@ -99,7 +99,7 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 			return false, err
 		}
 		for _, c := range m.chunks { // the read-ahead below need not read them again
-			l.ra.insert(seg, c, segLimit)
+			l.ra.insert(seg, c, segLimit, true)
 		}
 	}
 	if res.FromCache {
@@ -111,7 +111,7 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 	}
 	res.Mem, res.File, res.Pos, res.Len = m.slices(pos, end), seg.f, pos, end-pos
 	res.release = func() { m.release(); seg.release() }
-	l.ra.schedule(seg, end, segLimit)
+	l.ra.schedule(seg, pos, end, segLimit)
 	return true, nil
 }
 
