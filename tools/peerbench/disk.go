@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
@@ -23,6 +24,8 @@ import (
 type diskCeiling struct {
 	Seq64K, Seq1M float64       // MiB/s appending chunks with fdatasync after each
 	Read1M        float64       // MiB/s reading the 1 MiB file back with O_DIRECT
+	Read1MPar     float64       // the same, with ReadersPar readers at once
+	ReadersPar    int
 	Sync4KP50     time.Duration // latency of one 4 KiB append + fsync
 	Sync4KP99     time.Duration
 	Sync4KOps     int64
@@ -30,10 +33,12 @@ type diskCeiling struct {
 
 // measureDisk appends 64 KiB then 1 MiB chunks to a fresh file with an
 // fdatasync after every chunk, each for duration d, reads the 1 MiB file back
-// with O_DIRECT (from the disk, not the page cache; at most for d), then
-// times 4 KiB appends each followed by fsync for d. The files are removed.
-func measureDisk(ctx context.Context, dir string, d time.Duration) (diskCeiling, error) {
-	var c diskCeiling
+// with O_DIRECT (from the disk, not the page cache; at most for d), once with
+// one reader and once with readers of its parts at once (as a broker reads
+// partitions for one consumer), then times 4 KiB appends each followed by
+// fsync for d. The files are removed.
+func measureDisk(ctx context.Context, dir string, d time.Duration, readers int) (diskCeiling, error) {
+	c := diskCeiling{ReadersPar: max(readers, 1)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return c, err
 	}
@@ -45,7 +50,10 @@ func measureDisk(ctx context.Context, dir string, d time.Duration) (diskCeiling,
 	if c.Seq1M, _, err = syncedAppends(ctx, filepath.Join(dir, "1m"), 1<<20, d, false); err != nil {
 		return c, err
 	}
-	if c.Read1M, err = directReads(ctx, filepath.Join(dir, "1m"), 1<<20, d); err != nil {
+	if c.Read1M, err = directReads(ctx, filepath.Join(dir, "1m"), 1<<20, 1, d); err != nil {
+		return c, err
+	}
+	if c.Read1MPar, err = directReads(ctx, filepath.Join(dir, "1m"), 1<<20, c.ReadersPar, d); err != nil {
 		return c, err
 	}
 	var h *bench.Histogram
@@ -92,34 +100,65 @@ func syncedAppends(ctx context.Context, path string, chunk int, d time.Duration,
 	return float64(written) / (1 << 20) / time.Since(start).Seconds(), &h, nil
 }
 
-// directReads reads path from the start in chunk-sized O_DIRECT reads until
-// its end or for duration d, whichever comes first, and returns MiB/s. chunk
-// must be a multiple of 4096.
-func directReads(ctx context.Context, path string, chunk int, d time.Duration) (float64, error) {
+// directReads reads path in chunk-sized O_DIRECT reads with readers
+// goroutines, each reading its part (the file cut in readers pieces at chunk
+// boundaries) from its start, until the parts end or for duration d, whichever
+// comes first, and returns MiB/s for all together. chunk must be a multiple of
+// 4096.
+func directReads(ctx context.Context, path string, chunk, readers int, d time.Duration) (float64, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECT, 0)
 	if err != nil {
 		return 0, fmt.Errorf("open %s with O_DIRECT: %w", path, err)
 	}
 	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	chunks := (st.Size() + int64(chunk) - 1) / int64(chunk)
+	per := max((chunks+int64(readers)-1)/int64(readers), 1) * int64(chunk)
+	read := make([]int64, readers)
+	errs := make([]error, readers)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range readers {
+		wg.Go(func() {
+			read[i], errs[i] = readPart(ctx, f, int64(i)*per, min(int64(i+1)*per, st.Size()), chunk, start.Add(d))
+		})
+	}
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("read %s: %w", path, err)
+	}
+	var total int64
+	for _, n := range read {
+		total += n
+	}
+	return float64(total) / (1 << 20) / el, nil
+}
+
+// readPart reads [from, to) of f in chunk-sized O_DIRECT reads until to or
+// the deadline (at least one read), and returns the bytes read.
+func readPart(ctx context.Context, f *os.File, from, to int64, chunk int, deadline time.Time) (int64, error) {
 	raw := make([]byte, chunk+4096) // O_DIRECT wants a block-aligned buffer
 	skip := (4096 - int(uintptr(unsafe.Pointer(&raw[0]))%4096)) % 4096
 	buf := raw[skip : skip+chunk]
 	var read int64
-	start := time.Now()
-	for read == 0 || time.Since(start) < d {
+	for p := from; p < to && (read == 0 || time.Now().Before(deadline)); {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return read, err
 		}
-		n, err := f.ReadAt(buf, read)
-		read += int64(n)
+		n, err := f.ReadAt(buf, p)
+		read, p = read+int64(n), p+int64(n)
 		if errors.Is(err, io.EOF) || (err == nil && n < chunk) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", path, err)
+			return read, err
 		}
 	}
-	return float64(read) / (1 << 20) / time.Since(start).Seconds(), nil
+	return read, nil
 }
 
 // describeMachine is one line about the hardware the numbers came from.

@@ -165,7 +165,7 @@ func run(args []string) error {
 
 	rep := report{opts: o, started: time.Now(), machine: describeMachine(base)}
 	log.Info("measuring disk ceiling", "dir", base)
-	if rep.disk, err = measureDisk(ctx, filepath.Join(base, "disk"), o.diskDuration); err != nil {
+	if rep.disk, err = measureDisk(ctx, filepath.Join(base, "disk"), o.diskDuration, int(o.partitions)); err != nil {
 		return err
 	}
 
