@@ -89,7 +89,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.recordSize, "record-size", 1024, "record value size in bytes")
 	partitions := fs.Int("partitions", 3, "partitions of the benchmark topics (NATS: subjects)")
 	fs.IntVar(&o.concurrency, "concurrency", 1, "producer clients per Kafka run")
-	fs.DurationVar(&o.diskDuration, "disk-duration", 2*time.Second, "length of each of the three disk ceiling measurements")
+	fs.DurationVar(&o.diskDuration, "disk-duration", 2*time.Second, "length of each of the disk ceiling measurements")
 	fs.StringVar(&o.dataDir, "data-dir", os.TempDir(), "directory under which a temporary data directory is created (and the disk is measured)")
 	fs.StringVar(&o.repo, "repo", ".", "repository root to build ./cmd/streamd in")
 	fs.StringVar(&o.streamdBin, "streamd-bin", "", "use this streamd binary instead of building one")
