@@ -82,3 +82,80 @@ func TestDirectIOConsume(t *testing.T) {
 		t.Errorf("direct and cached fetch bytes %v, want about the %d bytes produced", d, n*size)
 	}
 }
+
+// TestDirectIOTwoConsumers: two consumers of one partition at different
+// positions (as two consumer groups would be), reading at once, each get their
+// records intact and their fetches answered from the read-ahead cache after
+// the first: the cache follows each of them instead of one evicting what the
+// other's read-ahead read.
+func TestDirectIOTwoConsumers(t *testing.T) {
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
+		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
+	} else {
+		f.Close()
+		os.Remove(probe)
+	}
+	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	createTopic(t, newAdmin(t, b.Addr()), "dio2", 1, nil)
+	cl := newClient(t, b.Addr(), kgo.DefaultProduceTopic("dio2"), kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const n, size = 800, 40 << 10 // 32 MB: a reader needs about 16 fetches of 1 MiB
+	value := func(i int) []byte {
+		v := make([]byte, size)
+		rng := rand.New(rand.NewPCG(uint64(i), 2))
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		return v
+	}
+	for i := range n {
+		cl.Produce(ctxT(t, 30*time.Second), &kgo.Record{Value: value(i)}, nil)
+	}
+	if err := cl.Flush(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	before := scrapeMetrics(t, b.AdminAddr())
+	errs := make(chan error, 2)
+	for _, from := range []int64{0, n / 2} {
+		cons := newClient(t, b.Addr(), kgo.FetchMaxPartitionBytes(1<<20),
+			kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{"dio2": {0: kgo.NewOffset().At(from)}}))
+		go func() {
+			ctx := ctxT(t, 30*time.Second)
+			for next := from; next < from+n/2; {
+				fs := cons.PollFetches(ctx)
+				if err := fs.Err0(); err != nil {
+					errs <- fmt.Errorf("reader from %d, at %d: %w", from, next, err)
+					return
+				}
+				var bad error
+				fs.EachRecord(func(r *kgo.Record) {
+					if bad == nil && (r.Offset != next || !bytes.Equal(r.Value, value(int(next)))) {
+						bad = fmt.Errorf("reader from %d: record at offset %d, want %d with its value", from, r.Offset, next)
+					}
+					next++
+				})
+				if bad != nil {
+					errs <- bad
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := scrapeMetrics(t, b.AdminAddr())
+	delta := func(name string) float64 { return after[name] - before[name] }
+	direct, hits := delta("streamd_fetch_direct_reads_total"), delta("streamd_fetch_readahead_hits_total")
+	t.Logf("fetches read from disk: %v, answered from the read-ahead cache: %v", direct, hits)
+	// Each reader's first fetch reads the disk, and so may the last ones
+	// (the partial chunk at the log's end is never cached).
+	if direct > 6 || hits < 20 {
+		t.Errorf("%v fetches read from disk and %v from the read-ahead cache; want every fetch but each reader's first (and the log's last) from the cache", direct, hits)
+	}
+}
