@@ -159,3 +159,59 @@ func TestDirectIOTwoConsumers(t *testing.T) {
 		t.Errorf("%v fetches read from disk and %v from the read-ahead cache; want every fetch but each reader's first (and the log's last) from the cache", direct, hits)
 	}
 }
+
+// TestDirectIOTailingConsumer: a consumer that keeps up with its producer
+// gets every record, and the broker reads from the disk about the bytes it
+// sends it (the metrics): each fetch reads from the block holding its
+// position, not the whole 1 MiB chunk before it.
+func TestDirectIOTailingConsumer(t *testing.T) {
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
+		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
+	} else {
+		f.Close()
+		os.Remove(probe)
+	}
+	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	createTopic(t, newAdmin(t, b.Addr()), "tail", 1, nil)
+	cons := newClient(t, b.Addr(), kgo.ConsumeTopics("tail"), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
+	// Wait until the consumer has its position (the log end, 0) and polls.
+	ctx := ctxT(t, 30*time.Second)
+	cons.PollRecords(ctxT(t, 500*time.Millisecond), 1)
+	before := scrapeMetrics(t, b.AdminAddr())
+	prod := newClient(t, b.Addr(), kgo.DefaultProduceTopic("tail"), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	const n, size = 100, 32 << 10 // 3.2 MB: the consumer moves through 4 chunks
+	value := func(i int) []byte {
+		v := make([]byte, size)
+		rng := rand.New(rand.NewPCG(uint64(i), 3))
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		return v
+	}
+	for i := range n {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Value: value(i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; got < 1; {
+			fs := cons.PollFetches(ctx)
+			if err := fs.Err0(); err != nil {
+				t.Fatal(err)
+			}
+			fs.EachRecord(func(r *kgo.Record) {
+				if r.Offset != int64(i) || !bytes.Equal(r.Value, value(i)) {
+					t.Fatalf("got offset %d (%d bytes), want record %d", r.Offset, len(r.Value), i)
+				}
+				got++
+			})
+		}
+	}
+	after := scrapeMetrics(t, b.AdminAddr())
+	sent := after["streamd_fetch_bytes_total"] - before["streamd_fetch_bytes_total"]
+	read := after["streamd_fetch_disk_read_bytes_total"] - before["streamd_fetch_disk_read_bytes_total"]
+	t.Logf("sent %v bytes of records to the consumer, read %v from the disk", sent, read)
+	if sent < n*size || read > 1.3*sent {
+		t.Errorf("read %v bytes from the disk to send %v; want at most 1.3 times as many", read, sent)
+	}
+}

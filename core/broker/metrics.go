@@ -63,10 +63,11 @@ var (
 	descCacheReadBytes  = prometheus.NewDesc("streamd_fetch_readahead_hit_bytes_total", "Bytes of fetch ranges answered from the read-ahead cache.", nil, nil)
 	descReadAheadChunks = prometheus.NewDesc("streamd_readahead_chunks_read_total", "1 MiB chunks read ahead of sequential consumers.", nil, nil)
 	descChunksInUse     = prometheus.NewDesc("streamd_readahead_chunks", "Read-ahead chunks in memory now.", nil, nil)
+	descDiskReadBytes   = prometheus.NewDesc("streamd_fetch_disk_read_bytes_total", "Bytes fetches and the read-ahead read from disk with O_DIRECT (whole 4 KiB blocks).", nil, nil)
 )
 
 func (directCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse} {
+	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes} {
 		ch <- d
 	}
 }
@@ -81,6 +82,7 @@ func (directCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCacheReads, s.CacheReads)
 	counter(descCacheReadBytes, s.CacheReadBytes)
 	counter(descReadAheadChunks, s.ReadAheadChunks)
+	counter(descDiskReadBytes, s.DiskReadBytes)
 	ch <- prometheus.MustNewConstMetric(descChunksInUse, prometheus.GaugeValue, float64(s.ChunksInUse))
 }
 

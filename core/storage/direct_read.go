@@ -69,10 +69,15 @@ const maxDirectRead = 8 << 20
 // always whole) up to limit, at most maxDirectRead unless the first batch is
 // larger, with O_DIRECT into pooled chunks. ok is false when the file system
 // refuses the read (the caller uses the page cache then).
+//
+// The reads start at the block holding pos, not at the chunk boundary before
+// it: a consumer at the end of the log reads a little at a time, and reading
+// each chunk from its start would read the disk several times over (the
+// read-ahead caches whole chunks; these are cached only when pos starts one).
 func readDirect(f *os.File, pos, first, limit int64) (end int64, m memRange, ok bool, err error) {
 	want := max(first, min(limit, pos+maxDirectRead)-pos)
 	to := pos + want
-	start := pos &^ (directChunk - 1)
+	start := pos &^ (dioAlign - 1)
 	m.start = start
 	for p := start; p < to; p += directChunk {
 		n := min(directChunk, alignUp(to)-p)

@@ -559,6 +559,42 @@ func checkReaders(t *testing.T, logs []*Log, n int, froms []int64, count int64) 
 	}
 }
 
+// TestDirectTailReader: a reader at the end of a direct log, reading each
+// batch as soon as it is synced (a consumer keeping up with its producer),
+// reads from the disk about what it is answered with: its reads start at the
+// block holding its position, not at the start of the 1 MiB chunk.
+func TestDirectTailReader(t *testing.T) {
+	l := openDirectLog(t, t.TempDir(), Options{Fsync: true, DirectIO: true, SegmentBytes: 64 << 20, IndexIntervalBytes: 4096}, nil)
+	before := ReadIOStats()
+	var answered int64
+	for i := range 100 { // ~3.2 MB: the reads move through 4 chunks
+		res := mustAppend(t, l, sizedBatch(32<<10+i*13, int64(i)))
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.ReadFile(res.BaseOffset, 1<<20)
+		if err != nil || r.Len == 0 || r.Mem == nil {
+			t.Fatalf("ReadFile(%d): %v (%d bytes, in memory %v)", res.BaseOffset, err, r.Len, r.Mem != nil)
+		}
+		var got bytes.Buffer
+		if err := r.Sender()(&got); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+		if recs := decode(t, got.Bytes()); len(recs) != 1 || recs[0].off != res.BaseOffset {
+			t.Fatalf("ReadFile(%d) answered with %d records, want the one batch at that offset", res.BaseOffset, len(recs))
+		}
+		answered += r.Len
+	}
+	after := ReadIOStats()
+	read := after.DiskReadBytes - before.DiskReadBytes
+	t.Logf("answered %d bytes, read %d from the disk", answered, read)
+	// Each read reads at most two blocks more than it answers with.
+	if read < answered || read > answered+100*2*dioAlign {
+		t.Errorf("read %d bytes from the disk to answer %d; want at most %d more", read, answered, 100*2*dioAlign)
+	}
+}
+
 // TestDirectWriteFailureFailsLog: a direct write that fails (here: the handle
 // cannot write; on a real machine: a full disk) fails the log like a failed
 // buffered write: waiters get ErrFailed, nothing unsynced becomes visible,

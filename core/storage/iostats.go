@@ -13,11 +13,12 @@ type IOStats struct {
 	CacheReads      int64 // fetch ranges answered from the read-ahead cache
 	CacheReadBytes  int64 // their bytes
 	ReadAheadChunks int64 // chunks the read-ahead has read
+	DiskReadBytes   int64 // bytes both read from disk (whole blocks, so at least the bytes they answer with)
 	ChunksInUse     int64 // read-ahead chunks in memory now
 }
 
 var ioStats struct {
-	directReads, directReadBytes, cacheReads, cacheReadBytes, readAheadChunks atomic.Int64
+	directReads, directReadBytes, cacheReads, cacheReadBytes, readAheadChunks, diskReadBytes atomic.Int64
 }
 
 // ReadIOStats returns the counters so far.
@@ -28,6 +29,7 @@ func ReadIOStats() IOStats {
 		CacheReads:      ioStats.cacheReads.Load(),
 		CacheReadBytes:  ioStats.cacheReadBytes.Load(),
 		ReadAheadChunks: ioStats.readAheadChunks.Load(),
+		DiskReadBytes:   ioStats.diskReadBytes.Load(),
 		ChunksInUse:     raChunksInUse.Load(),
 	}
 }

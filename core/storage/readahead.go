@@ -280,6 +280,7 @@ func (ra *readAhead) inFlight(seg *segment, p int64) <-chan struct{} {
 func readChunk(f *os.File, p, n int64) (*raChunk, error) {
 	buf := directBufs.Get()
 	r, err := pread(f, (*buf)[:n], p)
+	ioStats.diskReadBytes.Add(int64(r))
 	if err != nil {
 		directBufs.Put(buf)
 		return nil, err
@@ -290,7 +291,7 @@ func readChunk(f *os.File, p, n int64) (*raChunk, error) {
 }
 
 // insert caches c, a chunk of seg (taken: a read is being answered with it),
-// if it is whole and wholly below limit (the readable limit of seg when it was
+// if it is whole, at a chunk boundary and wholly below limit (the readable limit of seg when it was
 // read), not cached yet, and the cache has room; the cache takes a reference
 // of its own and evicts chunks past its size (capLocked). It reports whether c
 // was cached.
@@ -307,7 +308,7 @@ func (ra *readAhead) insert(seg *segment, c *raChunk, limit int64, taken bool) b
 // insertLocked is insert with ra.mu held; the caller releases the evicted
 // chunks after unlocking.
 func (ra *readAhead) insertLocked(seg *segment, c *raChunk, limit int64, taken bool) (evict []*raChunk, ok bool) {
-	if int64(len(c.data)) != directChunk || c.pos+directChunk > limit || ra.closed || ra.find(seg, c.pos) >= 0 {
+	if int64(len(c.data)) != directChunk || c.pos%directChunk != 0 || c.pos+directChunk > limit || ra.closed || ra.find(seg, c.pos) >= 0 {
 		return nil, false
 	}
 	if raChunksInUse.Add(1) > raMaxChunks {
