@@ -63,11 +63,13 @@ var (
 	descCacheReadBytes  = prometheus.NewDesc("streamd_fetch_readahead_hit_bytes_total", "Bytes of fetch ranges answered from the read-ahead cache.", nil, nil)
 	descReadAheadChunks = prometheus.NewDesc("streamd_readahead_chunks_read_total", "1 MiB chunks read ahead of sequential consumers.", nil, nil)
 	descChunksInUse     = prometheus.NewDesc("streamd_readahead_chunks", "Read-ahead chunks in memory now.", nil, nil)
+	descTailReads       = prometheus.NewDesc("streamd_fetch_tail_hits_total", "Fetch ranges at the log end answered from the direct tail's memory.", nil, nil)
+	descTailReadBytes   = prometheus.NewDesc("streamd_fetch_tail_hit_bytes_total", "Bytes of fetch ranges answered from the direct tail's memory.", nil, nil)
 	descDiskReadBytes   = prometheus.NewDesc("streamd_fetch_disk_read_bytes_total", "Bytes fetches and the read-ahead read from disk with O_DIRECT (whole 4 KiB blocks).", nil, nil)
 )
 
 func (directCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes} {
+	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes, descTailReads, descTailReadBytes} {
 		ch <- d
 	}
 }
@@ -83,6 +85,8 @@ func (directCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCacheReadBytes, s.CacheReadBytes)
 	counter(descReadAheadChunks, s.ReadAheadChunks)
 	counter(descDiskReadBytes, s.DiskReadBytes)
+	counter(descTailReads, s.TailReads)
+	counter(descTailReadBytes, s.TailReadBytes)
 	ch <- prometheus.MustNewConstMetric(descChunksInUse, prometheus.GaugeValue, float64(s.ChunksInUse))
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -91,17 +93,61 @@ func putChunk(c []byte) {
 	}
 }
 
+// tailBuf is one chunk of a tail. Reads of the log end may send its bytes
+// (readTail), so it goes back to the free list only when the tail and every
+// such read have let it go.
+type tailBuf struct {
+	b    []byte
+	refs atomic.Int32 // the tail's, plus one per FileRead sending from it
+}
+
+func newTailBuf() *tailBuf {
+	c := &tailBuf{b: getChunk()}
+	c.refs.Store(1)
+	return c
+}
+
+func (c *tailBuf) release() {
+	if c.refs.Add(-1) == 0 {
+		if scribbleFreed {
+			for i := range c.b {
+				c.b[i] = 0xa5
+			}
+		}
+		putChunk(c.b)
+	}
+}
+
+// scribbleFreed makes tests overwrite a tail chunk when it is freed, so that
+// a read still sending it would send garbage (and fail its CRC check).
+var scribbleFreed = false
+
+// Tail chunks wholly below the block holding the synced end are no longer
+// needed to write the file. While a log has a reader near its end (one asked
+// for bytes within tailKeep of it in the last tailReadFor), its tail keeps up
+// to tailKeep bytes of them, so that a consumer keeping up with its producer is
+// answered from memory (readTail); all tails together keep at most tailKeptMax
+// chunks that way.
+const (
+	tailKeep    = 4 << 20
+	tailReadFor = int64(time.Second)
+	tailKeptMax = 512 // 32 MiB
+)
+
+var tailKept atomic.Int64 // chunks kept that way by every tail
+
 // directTail is the in-memory, not yet synced end of a direct segment.
 // Its fields are guarded by Log.mu, except scratch and iov (ioMu). Writes
 // read chunk bytes below the size they took without Log.mu: appends never
 // write there, and chunks are only released below the synced end, which no
 // write in flight reaches back to.
 type directTail struct {
-	f      *os.File // the segment file opened with O_DIRECT, write only; nil once closed
-	chunks [][]byte // chunks[i] holds file positions [base+i*tailChunk, base+(i+1)*tailChunk)
-	base   int64    // multiple of dioAlign
-	synced int64    // file position up to which the tail is written and synced
-	final  int64    // multiple of dioAlign: every block below it is on disk, final
+	f      *os.File   // the segment file opened with O_DIRECT, write only; nil once closed
+	chunks []*tailBuf // chunks[i] holds file positions [base+i*tailChunk, base+(i+1)*tailChunk)
+	base   int64      // multiple of dioAlign
+	synced int64      // file position up to which the tail is written and synced
+	final  int64      // multiple of dioAlign: every block below it is on disk, final
+	kept   int        // leading chunks kept for readers only (counted in tailKept)
 	// behind is set while a write-behind goroutine runs for this tail.
 	behind bool
 
@@ -143,8 +189,8 @@ func (l *Log) attachDirect(s *segment) error {
 	}
 	t := &directTail{f: f, base: alignDown(s.size), synced: s.size, final: alignDown(s.size), scratch: alignedBuf(dioAlign)}
 	if part := s.size - t.base; part > 0 {
-		t.chunks = append(t.chunks, getChunk())
-		if _, err := s.f.ReadAt(t.chunks[0][:part], t.base); err != nil {
+		t.chunks = append(t.chunks, newTailBuf())
+		if _, err := s.f.ReadAt(t.chunks[0].b[:part], t.base); err != nil {
 			t.close()
 			return fmt.Errorf("storage: read last block of %s: %w", s.prefix+LogSuffix, err)
 		}
@@ -155,14 +201,14 @@ func (l *Log) attachDirect(s *segment) error {
 
 // at returns the tail memory from file position pos to the end of its chunk.
 func (t *directTail) at(pos int64) []byte {
-	return t.chunks[(pos-t.base)/tailChunk][(pos-t.base)%tailChunk:]
+	return t.chunks[(pos-t.base)/tailChunk].b[(pos-t.base)%tailChunk:]
 }
 
 // append copies b (the batch at file position pos = s.size) into the tail.
 func (t *directTail) append(b []byte, pos int64) {
 	for len(b) > 0 {
 		for pos-t.base >= int64(len(t.chunks))*tailChunk {
-			t.chunks = append(t.chunks, getChunk())
+			t.chunks = append(t.chunks, newTailBuf())
 		}
 		n := copy(t.at(pos), b)
 		b, pos = b[n:], pos+int64(n)
@@ -256,13 +302,22 @@ func (l *Log) writeTail(s *segment, t *directTail, end int64, sealed bool) error
 }
 
 // done marks the tail synced up to end and gives back the chunks wholly
-// below the block holding it. Call with Log.mu held.
-func (t *directTail) done(end int64) {
+// below the block holding it, except (keep: the log has a reader near its end)
+// the last tailKeep bytes of them while tailKept allows. Call with Log.mu held.
+func (t *directTail) done(end int64, keep bool) {
 	t.synced = max(t.synced, end)
-	keep := alignDown(t.synced)
+	free := alignDown(t.synced) // chunks wholly below it may go
+	k := 0
+	for k < len(t.chunks) && t.base+int64(k+1)*tailChunk <= free {
+		k++
+	}
 	n := 0
-	for n < len(t.chunks) && t.base+tailChunk <= keep {
-		putChunk(t.chunks[n])
+	for n < k {
+		over := tailKept.Load()-int64(t.kept)+int64(k-n) > tailKeptMax
+		if keep && t.base+tailChunk > free-tailKeep && !over {
+			break
+		}
+		t.chunks[n].release()
 		t.chunks[n] = nil
 		t.base += tailChunk
 		n++
@@ -272,6 +327,8 @@ func (t *directTail) done(end int64) {
 		clear(t.chunks[m:])
 		t.chunks = t.chunks[:m]
 	}
+	tailKept.Add(int64(k - n - t.kept))
+	t.kept = k - n
 }
 
 // close closes the direct file and gives back the chunks. The caller makes
@@ -282,8 +339,10 @@ func (t *directTail) close() {
 		t.f = nil
 	}
 	for i, c := range t.chunks {
-		putChunk(c)
+		c.release()
 		t.chunks[i] = nil
 	}
 	t.chunks = nil
+	tailKept.Add(-int64(t.kept))
+	t.kept = 0
 }

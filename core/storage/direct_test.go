@@ -560,38 +560,160 @@ func checkReaders(t *testing.T, logs []*Log, n int, froms []int64, count int64) 
 }
 
 // TestDirectTailReader: a reader at the end of a direct log, reading each
-// batch as soon as it is synced (a consumer keeping up with its producer),
-// reads from the disk about what it is answered with: its reads start at the
-// block holding its position, not at the start of the 1 MiB chunk.
+// batch as soon as it is synced (a consumer keeping up with its producer), is
+// answered from the tail's memory, reading nothing from the disk; the tail
+// keeps chunks for it only once it has read near the end. After a
+// reopen (the tail holds only the last block), reads of the last batches come
+// from the disk, each from the block holding its position rather than from
+// the start of its 1 MiB chunk.
 func TestDirectTailReader(t *testing.T) {
-	l := openDirectLog(t, t.TempDir(), Options{Fsync: true, DirectIO: true, SegmentBytes: 64 << 20, IndexIntervalBytes: 4096}, nil)
-	before := ReadIOStats()
-	var answered int64
-	for i := range 100 { // ~3.2 MB: the reads move through 4 chunks
-		res := mustAppend(t, l, sizedBatch(32<<10+i*13, int64(i)))
-		if err := l.Sync(); err != nil {
-			t.Fatal(err)
-		}
-		r, err := l.ReadFile(res.BaseOffset, 1<<20)
+	dir := t.TempDir()
+	opts := Options{Fsync: true, DirectIO: true, SegmentBytes: 64 << 20, IndexIntervalBytes: 4096}
+	l := openDirectLog(t, dir, opts, nil)
+	const n = 100 // ~3.2 MB: the reads move through 4 chunks
+	value := func(i int) string { return fmt.Sprintf("%d-%s", i, bytes.Repeat([]byte{'v'}, 32<<10+i*13)) }
+	readOne := func(l *Log, off int64) FileRead {
+		t.Helper()
+		r, err := l.ReadFile(off, 64<<10)
 		if err != nil || r.Len == 0 || r.Mem == nil {
-			t.Fatalf("ReadFile(%d): %v (%d bytes, in memory %v)", res.BaseOffset, err, r.Len, r.Mem != nil)
+			t.Fatalf("ReadFile(%d): %v (%d bytes, in memory %v)", off, err, r.Len, r.Mem != nil)
 		}
 		var got bytes.Buffer
 		if err := r.Sender()(&got); err != nil {
 			t.Fatal(err)
 		}
 		r.Release()
-		if recs := decode(t, got.Bytes()); len(recs) != 1 || recs[0].off != res.BaseOffset {
-			t.Fatalf("ReadFile(%d) answered with %d records, want the one batch at that offset", res.BaseOffset, len(recs))
+		if recs := decode(t, got.Bytes()); len(recs) != 1 || recs[0].off != off || recs[0].value != value(int(off)) {
+			t.Fatalf("ReadFile(%d) answered with %d records, want the one batch at that offset", off, len(recs))
 		}
-		answered += r.Len
+		return r
+	}
+	for i := range n / 2 { // no reader yet: the tail keeps only what it must
+		mustAppend(t, l, testBatchValues([]string{value(i)}, int64(i)))
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if k := tailKept.Load(); k != 0 {
+		t.Errorf("%d tail chunks kept with no reader", k)
+	}
+	before := ReadIOStats()
+	var answered int64
+	answered += readOne(l, 0).Len // a reader behind: not from the tail
+	for i := n / 2; i < n; i++ {
+		res := mustAppend(t, l, testBatchValues([]string{value(i)}, int64(i)))
+		if err := l.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		answered += readOne(l, res.BaseOffset).Len
 	}
 	after := ReadIOStats()
-	read := after.DiskReadBytes - before.DiskReadBytes
-	t.Logf("answered %d bytes, read %d from the disk", answered, read)
-	// Each read reads at most two blocks more than it answers with.
-	if read < answered || read > answered+100*2*dioAlign {
-		t.Errorf("read %d bytes from the disk to answer %d; want at most %d more", read, answered, 100*2*dioAlign)
+	if d := after.TailReads - before.TailReads; d != n/2 {
+		t.Errorf("%d of %d reads at the log end answered from the tail", d, n/2)
+	}
+	first := after.DirectReadBytes - before.DirectReadBytes
+	if d := after.TailReadBytes - before.TailReadBytes; d != answered-first {
+		t.Errorf("tail read bytes %d, want the %d answered at the log end", d, answered-first)
+	}
+	// The disk: the first read, and the read-ahead it started.
+	if d := after.DiskReadBytes - before.DiskReadBytes - (after.ReadAheadChunks-before.ReadAheadChunks)*directChunk; d > 64<<10+2*dioAlign {
+		t.Errorf("read %d bytes from the disk besides the read-ahead: more than the first read's 64 KiB", d)
+	}
+	if k := tailKept.Load(); k == 0 || k > tailKeep/tailChunk {
+		t.Errorf("%d tail chunks kept for a reader at the end; want some, at most %d", k, tailKeep/tailChunk)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if k := tailKept.Load(); k != 0 {
+		t.Errorf("%d tail chunks still kept after Close", k)
+	}
+
+	l = openDirectLog(t, dir, opts, nil)
+	for off := int64(n - 10); off < n; off++ {
+		before := ReadIOStats()
+		r := readOne(l, off)
+		after := ReadIOStats()
+		read := after.DiskReadBytes - before.DiskReadBytes - (after.ReadAheadChunks-before.ReadAheadChunks)*directChunk
+		// It reads what it was asked for (64 KiB), from the block holding
+		// its position.
+		if after.CacheReads == before.CacheReads && (read < r.Len || read > 64<<10+2*dioAlign) {
+			t.Errorf("ReadFile(%d, 64 KiB) after a reopen read %d bytes from the disk for %d", off, read, r.Len)
+		}
+	}
+}
+
+// TestDirectTailReadsWhileAppending: readers following the log end, each
+// holding what it was answered with for a while before sending it, while
+// producers append and segments roll (their tails close and give their chunks
+// back for reuse): every batch sent is intact (CRC) and in order, so no tail
+// chunk was reused while a read still sent it.
+func TestDirectTailReadsWhileAppending(t *testing.T) {
+	scribbleFreed = true
+	defer func() { scribbleFreed = false }()
+	fl := NewFlusher(quietLogger())
+	defer fl.Close()
+	opts := directOpts
+	opts.SegmentBytes = 128 << 10
+	l := openDirectLog(t, t.TempDir(), opts, fl)
+	before := ReadIOStats()
+	const producers, each = 3, 300
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := range each {
+				res, err := l.Append(sizedBatch(1000+(p*each+i)*37%9000, int64(i)), 0)
+				if err == nil && i%4 == 3 {
+					err = l.WaitDurable(waitCtx(t, 10*time.Second), res.LastOffset)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	total := int64(producers * each)
+	for range 2 {
+		wg.Go(func() {
+			deadline := time.Now().Add(30 * time.Second)
+			for next := int64(0); next < total; {
+				if time.Now().After(deadline) {
+					t.Errorf("reader at %d of %d after 30 s", next, total)
+					return
+				}
+				if next >= l.HighWatermark() {
+					time.Sleep(50 * time.Microsecond)
+					continue
+				}
+				r, err := l.ReadFile(next, 64<<10)
+				if err != nil || r.Len == 0 {
+					t.Errorf("ReadFile(%d): %v, %d bytes", next, err, r.Len)
+					return
+				}
+				time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond) // appends, flushes and rolls go on
+				var b bytes.Buffer
+				err = r.Sender()(&b)
+				r.Release()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for _, rec := range decode(t, b.Bytes()) {
+					if rec.off != next {
+						t.Errorf("record at offset %d, want %d", rec.off, next)
+						return
+					}
+					next++
+				}
+			}
+		})
+	}
+	wg.Wait()
+	after := ReadIOStats()
+	t.Logf("tail reads %d, cache reads %d, direct reads %d", after.TailReads-before.TailReads, after.CacheReads-before.CacheReads, after.DirectReads-before.DirectReads)
+	if after.TailReads == before.TailReads {
+		t.Error("no read was answered from the tail")
 	}
 }
 

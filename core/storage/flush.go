@@ -107,6 +107,7 @@ func (l *Log) flush(mode flushMode) error {
 	}
 
 	// Phase 2: publish.
+	now := time.Now().UnixNano()
 	l.mu.Lock()
 	if err != nil {
 		l.failLocked(err)
@@ -114,7 +115,7 @@ func (l *Log) flush(mode flushMode) error {
 	} else {
 		for i := range jobs {
 			if t := jobs[i].dio; t != nil {
-				t.done(jobs[i].end)
+				t.done(jobs[i].end, l.tailReaders(now))
 				if jobs[i].sealed {
 					t.close() // no write-behind: nothing is left to write
 					jobs[i].seg.dio = nil

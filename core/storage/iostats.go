@@ -12,13 +12,15 @@ type IOStats struct {
 	DirectReadBytes int64 // their bytes
 	CacheReads      int64 // fetch ranges answered from the read-ahead cache
 	CacheReadBytes  int64 // their bytes
+	TailReads       int64 // fetch ranges at the log end answered from the direct tail's memory
+	TailReadBytes   int64 // their bytes
 	ReadAheadChunks int64 // chunks the read-ahead has read
 	DiskReadBytes   int64 // bytes both read from disk (whole blocks, so at least the bytes they answer with)
 	ChunksInUse     int64 // read-ahead chunks in memory now
 }
 
 var ioStats struct {
-	directReads, directReadBytes, cacheReads, cacheReadBytes, readAheadChunks, diskReadBytes atomic.Int64
+	directReads, directReadBytes, cacheReads, cacheReadBytes, readAheadChunks, diskReadBytes, tailReads, tailReadBytes atomic.Int64
 }
 
 // ReadIOStats returns the counters so far.
@@ -28,6 +30,8 @@ func ReadIOStats() IOStats {
 		DirectReadBytes: ioStats.directReadBytes.Load(),
 		CacheReads:      ioStats.cacheReads.Load(),
 		CacheReadBytes:  ioStats.cacheReadBytes.Load(),
+		TailReads:       ioStats.tailReads.Load(),
+		TailReadBytes:   ioStats.tailReadBytes.Load(),
 		ReadAheadChunks: ioStats.readAheadChunks.Load(),
 		DiskReadBytes:   ioStats.diskReadBytes.Load(),
 		ChunksInUse:     raChunksInUse.Load(),

@@ -50,7 +50,10 @@ type Log struct {
 	changed  chan struct{} // closed when hwm advances; nil until someone waits
 	closed   bool
 	noDirect atomic.Bool // O_DIRECT refused by the file system: append through the page cache
-	released bool        // segment files closed (end of Close)
+	// tailRead is when (unix ns) a read last asked for bytes within tailKeep
+	// of the log end: while that is recent, flushes keep tail chunks for it.
+	tailRead atomic.Int64
+	released bool // segment files closed (end of Close)
 	err      error
 
 	queued, lazyQueued atomic.Bool // in the Flusher's urgent / timed set

@@ -431,10 +431,11 @@ func (m memRange) release() {
 	}
 }
 
-// readHeader reads the batch header at pos of seg, from the read-ahead cache
-// when it holds it (a direct log's file is not in the page cache).
+// readHeader reads the batch header at pos of seg, from the tail or the
+// read-ahead cache when they hold it (a direct log's file is not in the page
+// cache).
 func (l *Log) readHeader(seg *segment, pos int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
-	if l.direct() && l.ra.copyAt(seg, pos, buf[:]) {
+	if l.direct() && (l.tailCopyAt(seg, pos, buf[:]) || l.ra.copyAt(seg, pos, buf[:])) {
 		return batch.ParseHeader(buf[:])
 	}
 	return seg.readHeader(pos, buf)

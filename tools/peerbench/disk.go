@@ -22,9 +22,9 @@ import (
 // diskCeiling is what the data directory's disk can do with durable writes:
 // the upper bound for any broker that syncs before acknowledging.
 type diskCeiling struct {
-	Seq64K, Seq1M float64       // MiB/s appending chunks with fdatasync after each
-	Read1M        float64       // MiB/s reading the 1 MiB file back with O_DIRECT
-	Read1MPar     float64       // the same, with ReadersPar readers at once
+	Seq64K, Seq1M float64 // MiB/s appending chunks with fdatasync after each
+	Read1M        float64 // MiB/s reading the 1 MiB file back with O_DIRECT
+	Read1MPar     float64 // the same, with ReadersPar readers at once
 	ReadersPar    int
 	Sync4KP50     time.Duration // latency of one 4 KiB append + fsync
 	Sync4KP99     time.Duration

@@ -1,0 +1,122 @@
+package storage
+
+import (
+	"io"
+	"time"
+
+	"github.com/streamd/streamd/core/batch"
+)
+
+// Reads of the log end from memory. A consumer that keeps up with its
+// producer asks, fetch after fetch, for what the last flush made readable.
+// Those bytes are still in the direct tail's chunks (the tail keeps up to
+// tailKeep bytes below its synced end, direct.go), so readTail sends them from
+// there instead of reading them back from the disk, as the page cache would
+// for a buffered log. The read holds a reference to each chunk it sends, so
+// no chunk goes back to the free list (and to another tail) while it is sent.
+// Appends only write past the log end, so the bytes sent never change.
+
+// tailView is a contiguous run of tail chunks, the first at file position
+// start, each with a reference taken.
+type tailView struct {
+	chunks []*tailBuf
+	start  int64
+}
+
+// tailRange returns the chunks of seg's tail holding [pos, to), or false when
+// the tail does not hold all of [pos, need) (need <= to) below its synced end.
+// to is cut to the synced end.
+func (l *Log) tailRange(seg *segment, pos, need, to int64) (tailView, int64, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	t := seg.dio
+	if t == nil || pos < t.base || need > t.synced || need <= pos {
+		return tailView{}, 0, false
+	}
+	to = min(to, t.synced)
+	i0, i1 := (pos-t.base)/tailChunk, (to-1-t.base)/tailChunk
+	v := tailView{chunks: make([]*tailBuf, 0, i1-i0+1), start: t.base + i0*tailChunk}
+	for _, c := range t.chunks[i0 : i1+1] {
+		c.refs.Add(1)
+		v.chunks = append(v.chunks, c)
+	}
+	return v, to, true
+}
+
+// tailReaders reports whether a read asked for bytes near the log end within
+// tailReadFor of now (unix ns).
+func (l *Log) tailReaders(now int64) bool {
+	return now-l.tailRead.Load() < tailReadFor
+}
+
+// noteRead records a read from pos of a segment whose readable limit is
+// segLimit: one near the log end makes flushes keep tail chunks (done).
+func (l *Log) noteRead(pos, segLimit int64) {
+	if segLimit-pos <= tailKeep {
+		if now := time.Now().UnixNano(); now-l.tailRead.Load() > tailReadFor/10 {
+			l.tailRead.Store(now)
+		}
+	}
+}
+
+// readTail answers a read of seg from the tail when it holds the first batch
+// (first bytes at pos): the whole batches up to limit that it holds. On
+// success res holds seg's reference and the chunks'.
+func (l *Log) readTail(res *FileRead, seg *segment, pos, first, limit int64) bool {
+	v, to, ok := l.tailRange(seg, pos, pos+first, max(limit, pos+first))
+	if !ok {
+		return false
+	}
+	end := wholeBatchesFrom(pos+first, min(limit, to), func(p int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
+		if p+batch.HeaderLen > to {
+			return batch.Header{}, io.ErrUnexpectedEOF
+		}
+		v.copyAt(buf[:], p)
+		return batch.ParseHeader(buf[:])
+	})
+	ioStats.tailReads.Add(1)
+	ioStats.tailReadBytes.Add(end - pos)
+	res.Mem, res.File, res.Pos, res.Len = v.slices(pos, end), seg.f, pos, end-pos
+	res.release = func() { v.release(); seg.release() }
+	return true
+}
+
+// tailCopyAt copies the bytes at pos of seg into dst if the tail holds them
+// all below its synced end.
+func (l *Log) tailCopyAt(seg *segment, pos int64, dst []byte) bool {
+	v, _, ok := l.tailRange(seg, pos, pos+int64(len(dst)), pos+int64(len(dst)))
+	if !ok {
+		return false
+	}
+	v.copyAt(dst, pos)
+	v.release()
+	return true
+}
+
+// copyAt copies len(dst) bytes at file position p (within the view).
+func (v tailView) copyAt(dst []byte, p int64) {
+	for len(dst) > 0 {
+		c := v.chunks[(p-v.start)/tailChunk]
+		n := copy(dst, c.b[(p-v.start)%tailChunk:])
+		dst, p = dst[n:], p+int64(n)
+	}
+}
+
+// slices returns the bytes of [pos, end) as slices of the chunks.
+func (v tailView) slices(pos, end int64) [][]byte {
+	var out [][]byte
+	for p := pos; p < end; {
+		c := v.chunks[(p-v.start)/tailChunk]
+		off := (p - v.start) % tailChunk
+		n := min(end-p, tailChunk-off)
+		out = append(out, c.b[off:off+n])
+		p += n
+	}
+	return out
+}
+
+func (v tailView) release() {
+	for _, c := range v.chunks {
+		c.release()
+	}
+}
