@@ -14,36 +14,47 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/streamd/streamd/core/broker"
 	"github.com/streamd/streamd/core/broker/brokertest"
 )
+
+// startDirectBroker starts a broker on a fresh data directory, skipping the
+// test where its file system refuses O_DIRECT (the logs would use the page
+// cache there).
+func startDirectBroker(t *testing.T) *broker.Broker {
+	dir := t.TempDir()
+	probe := filepath.Join(dir, "probe")
+	f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644)
+	if err != nil {
+		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
+	}
+	f.Close()
+	os.Remove(probe)
+	return brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+}
+
+// randomValue is record i's value: size pseudo-random bytes from seed.
+func randomValue(i, size int, seed uint64) []byte {
+	v := make([]byte, size)
+	rng := rand.New(rand.NewPCG(uint64(i), seed))
+	for j := range v {
+		v[j] = byte(rng.Uint32())
+	}
+	return v
+}
 
 // TestDirectIOConsume: with the default log.direct.io a consumer reading a
 // partition from the start gets every record intact, its first fetch read from
 // disk with O_DIRECT and later ones answered from the read-ahead cache, as the
 // metrics show.
 func TestDirectIOConsume(t *testing.T) {
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "probe")
-	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
-		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
-	} else {
-		f.Close()
-		os.Remove(probe)
-	}
-	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	b := startDirectBroker(t)
 	before := scrapeMetrics(t, b.AdminAddr())
 	createTopic(t, newAdmin(t, b.Addr()), "dio", 1, nil)
 	cl := newClient(t, b.Addr(), kgo.DefaultProduceTopic("dio"), kgo.ProducerLinger(0),
 		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	const n, size = 200, 40 << 10 // 8 MB: several read-ahead chunks
-	value := func(i int) []byte {
-		v := make([]byte, size-i)
-		rng := rand.New(rand.NewPCG(uint64(i), 1))
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		return v
-	}
+	value := func(i int) []byte { return randomValue(i, size-i, 1) }
 	for i := range n {
 		cl.Produce(ctxT(t, 30*time.Second), &kgo.Record{Key: fmt.Appendf(nil, "k%d", i), Value: value(i)}, nil)
 	}
@@ -89,27 +100,12 @@ func TestDirectIOConsume(t *testing.T) {
 // the first: the cache follows each of them instead of one evicting what the
 // other's read-ahead read.
 func TestDirectIOTwoConsumers(t *testing.T) {
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "probe")
-	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
-		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
-	} else {
-		f.Close()
-		os.Remove(probe)
-	}
-	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	b := startDirectBroker(t)
 	createTopic(t, newAdmin(t, b.Addr()), "dio2", 1, nil)
 	cl := newClient(t, b.Addr(), kgo.DefaultProduceTopic("dio2"), kgo.ProducerLinger(0),
 		kgo.ProducerBatchCompression(kgo.NoCompression()))
 	const n, size = 800, 40 << 10 // 32 MB: a reader needs about 16 fetches of 1 MiB
-	value := func(i int) []byte {
-		v := make([]byte, size)
-		rng := rand.New(rand.NewPCG(uint64(i), 2))
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		return v
-	}
+	value := func(i int) []byte { return randomValue(i, size, 2) }
 	for i := range n {
 		cl.Produce(ctxT(t, 30*time.Second), &kgo.Record{Value: value(i)}, nil)
 	}
@@ -164,15 +160,7 @@ func TestDirectIOTwoConsumers(t *testing.T) {
 // gets every record, sent from the memory of the log's tail, and the broker
 // reads next to nothing from the disk for it (the metrics).
 func TestDirectIOTailingConsumer(t *testing.T) {
-	dir := t.TempDir()
-	probe := filepath.Join(dir, "probe")
-	if f, err := os.OpenFile(probe, os.O_CREATE|os.O_WRONLY|syscall.O_DIRECT, 0o644); err != nil {
-		t.Skipf("the file system of %s refuses O_DIRECT: %v", dir, err)
-	} else {
-		f.Close()
-		os.Remove(probe)
-	}
-	b := brokertest.StartBroker(t, brokertest.WithDataDir(dir))
+	b := startDirectBroker(t)
 	createTopic(t, newAdmin(t, b.Addr()), "tail", 1, nil)
 	cons := newClient(t, b.Addr(), kgo.ConsumeTopics("tail"), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()))
 	// Wait until the consumer has its position (the log end, 0) and polls.
@@ -181,14 +169,7 @@ func TestDirectIOTailingConsumer(t *testing.T) {
 	before := scrapeMetrics(t, b.AdminAddr())
 	prod := newClient(t, b.Addr(), kgo.DefaultProduceTopic("tail"), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	const n, size = 100, 32 << 10 // 3.2 MB: the consumer moves through 4 chunks
-	value := func(i int) []byte {
-		v := make([]byte, size)
-		rng := rand.New(rand.NewPCG(uint64(i), 3))
-		for j := range v {
-			v[j] = byte(rng.Uint32())
-		}
-		return v
-	}
+	value := func(i int) []byte { return randomValue(i, size, 3) }
 	for i := range n {
 		if err := prod.ProduceSync(ctx, &kgo.Record{Value: value(i)}).FirstErr(); err != nil {
 			t.Fatal(err)
