@@ -25,12 +25,21 @@ type tailView struct {
 
 // tailRange returns the chunks of seg's tail holding [pos, to), or false when
 // the tail does not hold all of [pos, need) (need <= to) below its synced end.
-// to is cut to the synced end.
+// to is cut to the synced end. A read within tailKeep of the synced end is
+// noted, so that flushes keep tail chunks for the reads after it (done).
 func (l *Log) tailRange(seg *segment, pos, need, to int64) (tailView, int64, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	t := seg.dio
-	if t == nil || pos < t.base || need > t.synced || need <= pos {
+	if t == nil {
+		return tailView{}, 0, false
+	}
+	if t.synced-pos <= tailKeep {
+		if now := time.Now().UnixNano(); now-l.tailRead.Load() > tailReadFor/10 {
+			l.tailRead.Store(now)
+		}
+	}
+	if pos < t.base || need > t.synced || need <= pos {
 		return tailView{}, 0, false
 	}
 	to = min(to, t.synced)
@@ -47,16 +56,6 @@ func (l *Log) tailRange(seg *segment, pos, need, to int64) (tailView, int64, boo
 // tailReadFor of now (unix ns).
 func (l *Log) tailReaders(now int64) bool {
 	return now-l.tailRead.Load() < tailReadFor
-}
-
-// noteRead records a read from pos of a segment whose readable limit is
-// segLimit: one near the log end makes flushes keep tail chunks (done).
-func (l *Log) noteRead(pos, segLimit int64) {
-	if segLimit-pos <= tailKeep {
-		if now := time.Now().UnixNano(); now-l.tailRead.Load() > tailReadFor/10 {
-			l.tailRead.Store(now)
-		}
-	}
 }
 
 // readTail answers a read of seg from the tail when it holds the first batch
