@@ -191,6 +191,9 @@ func TestDirectIOTailingConsumer(t *testing.T) {
 	delta := func(name string) float64 { return after[name] - before[name] }
 	sent, read, tail := delta("streamd_fetch_bytes_total"), delta("streamd_fetch_disk_read_bytes_total"), delta("streamd_fetch_tail_hit_bytes_total")
 	t.Logf("sent %v bytes of records to the consumer, %v of them from the tail's memory; read %v from the disk", sent, tail, read)
+	if kept := after["streamd_tail_kept_chunks"]; kept < 1 || kept > 64 {
+		t.Errorf("streamd_tail_kept_chunks = %v with a consumer at the log end; want 1-64 (4 MiB)", kept)
+	}
 	if sent < n*size || tail < 0.9*sent || read > 0.1*sent {
 		t.Errorf("sent %v bytes, %v from the tail, and read %v from the disk; want at least 90%% from the tail and at most 10%% read", sent, tail, read)
 	}

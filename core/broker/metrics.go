@@ -65,11 +65,12 @@ var (
 	descChunksInUse     = prometheus.NewDesc("streamd_readahead_chunks", "Read-ahead chunks in memory now.", nil, nil)
 	descTailReads       = prometheus.NewDesc("streamd_fetch_tail_hits_total", "Fetch ranges at the log end answered from the direct tail's memory.", nil, nil)
 	descTailReadBytes   = prometheus.NewDesc("streamd_fetch_tail_hit_bytes_total", "Bytes of fetch ranges answered from the direct tail's memory.", nil, nil)
+	descTailKept        = prometheus.NewDesc("streamd_tail_kept_chunks", "64 KiB chunks of recently synced data kept in memory for consumers at the log end.", nil, nil)
 	descDiskReadBytes   = prometheus.NewDesc("streamd_fetch_disk_read_bytes_total", "Bytes fetches and the read-ahead read from disk with O_DIRECT (whole 4 KiB blocks).", nil, nil)
 )
 
 func (directCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes, descTailReads, descTailReadBytes} {
+	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes, descTailReads, descTailReadBytes, descTailKept} {
 		ch <- d
 	}
 }
@@ -88,6 +89,7 @@ func (directCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTailReads, s.TailReads)
 	counter(descTailReadBytes, s.TailReadBytes)
 	ch <- prometheus.MustNewConstMetric(descChunksInUse, prometheus.GaugeValue, float64(s.ChunksInUse))
+	ch <- prometheus.MustNewConstMetric(descTailKept, prometheus.GaugeValue, float64(s.TailKeptChunks))
 }
 
 // flushCollector reports the storage layer's log flush time histogram

@@ -17,6 +17,7 @@ type IOStats struct {
 	ReadAheadChunks int64 // chunks the read-ahead has read
 	DiskReadBytes   int64 // bytes both read from disk (whole blocks, so at least the bytes they answer with)
 	ChunksInUse     int64 // read-ahead chunks in memory now
+	TailKeptChunks  int64 // 64 KiB tail chunks kept now for readers at the log end
 }
 
 var ioStats struct {
@@ -35,6 +36,7 @@ func ReadIOStats() IOStats {
 		ReadAheadChunks: ioStats.readAheadChunks.Load(),
 		DiskReadBytes:   ioStats.diskReadBytes.Load(),
 		ChunksInUse:     raChunksInUse.Load(),
+		TailKeptChunks:  tailKept.Load(),
 	}
 }
 
