@@ -236,6 +236,8 @@ func (ra *readAhead) fill(s *raStream, seg *segment) {
 		if err == nil {
 			ioStats.readAheadChunks.Add(1)
 			evict, ok = ra.insertLocked(seg, c, stop, false)
+			// A direct read may have cached the chunk meanwhile: go on.
+			ok = ok || ra.find(seg, p) >= 0
 		}
 		close(done)
 		next := int64(-1)
