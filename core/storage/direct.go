@@ -126,15 +126,18 @@ var scribbleFreed = false
 // needed to write the file. While a log has a reader near its end (one asked
 // for bytes within tailKeep of it in the last tailReadFor), its tail keeps up
 // to tailKeep bytes of them, so that a consumer keeping up with its producer is
-// answered from memory (readTail); all tails together keep at most tailKeptMax
-// chunks that way.
+// answered from memory (readTail). All tails together keep at most tailKeptMax
+// chunks that way, shared evenly among the tails keeping some.
 const (
 	tailKeep    = 4 << 20
 	tailReadFor = int64(time.Second)
 	tailKeptMax = 512 // 32 MiB
 )
 
-var tailKept atomic.Int64 // chunks kept that way by every tail
+var (
+	tailKept    atomic.Int64 // chunks kept that way by every tail
+	tailKeepers atomic.Int64 // tails keeping at least one
+)
 
 // directTail is the in-memory, not yet synced end of a direct segment.
 // Its fields are guarded by Log.mu, except scratch and iov (ioMu). Writes
@@ -311,9 +314,13 @@ func (t *directTail) done(end int64, keep bool) {
 	for k < len(t.chunks) && t.base+int64(k+1)*tailChunk <= free {
 		k++
 	}
+	share := tailKeptMax / max(tailKeepers.Load()+1, 1) // room for this tail to join
+	if t.kept > 0 {
+		share = tailKeptMax / max(tailKeepers.Load(), 1)
+	}
 	n := 0
 	for n < k {
-		over := tailKept.Load()-int64(t.kept)+int64(k-n) > tailKeptMax
+		over := int64(k-n) > share || tailKept.Load()-int64(t.kept)+int64(k-n) > tailKeptMax
 		if keep && t.base+tailChunk > free-tailKeep && !over {
 			break
 		}
@@ -327,8 +334,20 @@ func (t *directTail) done(end int64, keep bool) {
 		clear(t.chunks[m:])
 		t.chunks = t.chunks[:m]
 	}
-	tailKept.Add(int64(k - n - t.kept))
-	t.kept = k - n
+	t.setKept(k - n)
+}
+
+// setKept records that the tail keeps n chunks for readers (tailKept,
+// tailKeepers).
+func (t *directTail) setKept(n int) {
+	switch {
+	case n > 0 && t.kept == 0:
+		tailKeepers.Add(1)
+	case n == 0 && t.kept > 0:
+		tailKeepers.Add(-1)
+	}
+	tailKept.Add(int64(n - t.kept))
+	t.kept = n
 }
 
 // close closes the direct file and gives back the chunks. The caller makes
@@ -343,6 +362,5 @@ func (t *directTail) close() {
 		t.chunks[i] = nil
 	}
 	t.chunks = nil
-	tailKept.Add(-int64(t.kept))
-	t.kept = 0
+	t.setKept(0)
 }

@@ -645,6 +645,54 @@ func TestDirectTailReader(t *testing.T) {
 	}
 }
 
+// TestDirectTailKeptShared: with a reader at the end of each of many logs,
+// the chunks kept for them are shared: every log keeps some, none more than
+// its share of tailKeptMax, and all together no more than tailKeptMax.
+func TestDirectTailKeptShared(t *testing.T) {
+	const logs = 12
+	opts := Options{Fsync: true, DirectIO: true, SegmentBytes: 64 << 20, IndexIntervalBytes: 4096}
+	var ls []*Log
+	for range logs {
+		ls = append(ls, openDirectLog(t, t.TempDir(), opts, nil))
+	}
+	for i := range 50 { // 4.8 MB per log: more than its share
+		for _, l := range ls {
+			res := mustAppend(t, l, sizedBatch(96<<10, int64(i)))
+			if err := l.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			r, err := l.ReadFile(res.BaseOffset, 1<<20)
+			if err != nil || r.Len == 0 {
+				t.Fatalf("ReadFile(%d): %v, %d bytes", res.BaseOffset, err, r.Len)
+			}
+			r.Release()
+		}
+	}
+	share := tailKeptMax / logs
+	total := 0
+	for i, l := range ls {
+		l.mu.RLock()
+		kept := l.segs[len(l.segs)-1].dio.kept
+		l.mu.RUnlock()
+		total += kept
+		if kept == 0 || kept > share {
+			t.Errorf("log %d keeps %d chunks; want 1-%d (its share)", i, kept, share)
+		}
+	}
+	if got := tailKept.Load(); got != int64(total) || total > tailKeptMax {
+		t.Errorf("tailKept %d, logs keep %d; want equal and at most %d", got, total, tailKeptMax)
+	}
+	if got := tailKeepers.Load(); got != logs {
+		t.Errorf("tailKeepers %d, want %d", got, logs)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	if tailKept.Load() != 0 || tailKeepers.Load() != 0 {
+		t.Errorf("after Close: tailKept %d, tailKeepers %d; want 0", tailKept.Load(), tailKeepers.Load())
+	}
+}
+
 // TestDirectTailReadsWhileAppending: readers following the log end, each
 // holding what it was answered with for a while before sending it, while
 // producers append and segments roll (their tails close and give their chunks
