@@ -218,17 +218,6 @@ func (t *directTail) append(b []byte, pos int64) {
 	}
 }
 
-// pieces appends to dst the tail memory of file positions [from, to).
-func (t *directTail) pieces(dst [][]byte, from, to int64) [][]byte {
-	for from < to {
-		p := t.at(from)
-		p = p[:min(int64(len(p)), to-from)]
-		dst = append(dst, p)
-		from += int64(len(p))
-	}
-	return dst
-}
-
 // wantsWriteBehind reports whether an append up to size leaves enough whole
 // blocks unwritten to start the write-behind. Call with Log.mu held.
 func (t *directTail) wantsWriteBehind(size int64) bool {
@@ -251,7 +240,7 @@ func (l *Log) writeBehind(s *segment, t *directTail) {
 			t.ioMu.Unlock()
 			return
 		}
-		t.iov = t.pieces(t.iov[:0], from, to)
+		t.iov = appendPieces(t.iov[:0], t.at, from, to)
 		l.mu.Unlock()
 		err := pwritev(f, t.iov, from)
 		clear(t.iov)
@@ -276,7 +265,7 @@ func (l *Log) writeTail(s *segment, t *directTail, end int64, sealed bool) error
 	f, from, whole := t.f, t.final, alignDown(end)
 	t.iov = t.iov[:0]
 	if end > t.synced && whole > from {
-		t.iov = t.pieces(t.iov, from, whole)
+		t.iov = appendPieces(t.iov, t.at, from, whole)
 	}
 	if end > t.synced && end > whole && whole >= from {
 		n := copy(t.scratch, t.at(whole)[:end-whole])

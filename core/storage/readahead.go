@@ -2,7 +2,6 @@ package storage
 
 import (
 	"errors"
-	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -396,35 +395,13 @@ func (m memRange) end() int64 {
 // walk returns the end of the whole batches from pos (the first one first
 // bytes long, which the range must hold) up to min(limit, m.end()).
 func (m memRange) walk(pos, first, limit int64) int64 {
-	avail := min(limit, m.end())
-	return wholeBatchesFrom(pos+first, avail, func(p int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
-		if p+batch.HeaderLen > avail {
-			return batch.Header{}, io.ErrUnexpectedEOF
-		}
-		m.copyAt(buf[:], p)
-		return batch.ParseHeader(buf[:])
-	})
+	return walkPieces(m.at, pos, first, min(limit, m.end()))
 }
 
-// copyAt copies len(dst) bytes at file position p (within the range).
-func (m memRange) copyAt(dst []byte, p int64) {
-	for len(dst) > 0 {
-		c := m.chunks[(p-m.start)/directChunk]
-		n := copy(dst, c.data[p-c.pos:])
-		dst, p = dst[n:], p+int64(n)
-	}
-}
-
-// slices returns the bytes of [pos, end) as slices of the chunks' data.
-func (m memRange) slices(pos, end int64) [][]byte {
-	var out [][]byte
-	for p := pos; p < end; {
-		c := m.chunks[(p-m.start)/directChunk]
-		to := min(end, c.pos+directChunk)
-		out = append(out, c.data[p-c.pos:to-c.pos])
-		p = to
-	}
-	return out
+// at returns the bytes held from file position p to the end of its chunk.
+func (m memRange) at(p int64) []byte {
+	c := m.chunks[(p-m.start)/directChunk]
+	return c.data[p-c.pos:]
 }
 
 func (m memRange) release() {

@@ -112,7 +112,7 @@ func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit i
 		ioStats.directReads.Add(1)
 		ioStats.directReadBytes.Add(end - pos)
 	}
-	res.Mem, res.File, res.Pos, res.Len = m.slices(pos, end), seg.f, pos, end-pos
+	res.Mem, res.File, res.Pos, res.Len = appendPieces(nil, m.at, pos, end), seg.f, pos, end-pos
 	res.release = func() { m.release(); seg.release() }
 	l.ra.schedule(seg, pos, end, segLimit)
 	return true, nil

@@ -1,11 +1,6 @@
 package storage
 
-import (
-	"io"
-	"time"
-
-	"github.com/streamd/streamd/core/batch"
-)
+import "time"
 
 // Reads of the log end from memory. A consumer that keeps up with its
 // producer asks, fetch after fetch, for what the last flush made readable.
@@ -66,16 +61,10 @@ func (l *Log) readTail(res *FileRead, seg *segment, pos, first, limit int64) boo
 	if !ok {
 		return false
 	}
-	end := wholeBatchesFrom(pos+first, min(limit, to), func(p int64, buf *[batch.HeaderLen]byte) (batch.Header, error) {
-		if p+batch.HeaderLen > to {
-			return batch.Header{}, io.ErrUnexpectedEOF
-		}
-		v.copyAt(buf[:], p)
-		return batch.ParseHeader(buf[:])
-	})
+	end := walkPieces(v.at, pos, first, min(limit, to))
 	ioStats.tailReads.Add(1)
 	ioStats.tailReadBytes.Add(end - pos)
-	res.Mem, res.File, res.Pos, res.Len = v.slices(pos, end), seg.f, pos, end-pos
+	res.Mem, res.File, res.Pos, res.Len = appendPieces(nil, v.at, pos, end), seg.f, pos, end-pos
 	res.release = func() { v.release(); seg.release() }
 	return true
 }
@@ -87,31 +76,14 @@ func (l *Log) tailCopyAt(seg *segment, pos int64, dst []byte) bool {
 	if !ok {
 		return false
 	}
-	v.copyAt(dst, pos)
+	copyPieces(dst, v.at, pos)
 	v.release()
 	return true
 }
 
-// copyAt copies len(dst) bytes at file position p (within the view).
-func (v tailView) copyAt(dst []byte, p int64) {
-	for len(dst) > 0 {
-		c := v.chunks[(p-v.start)/tailChunk]
-		n := copy(dst, c.b[(p-v.start)%tailChunk:])
-		dst, p = dst[n:], p+int64(n)
-	}
-}
-
-// slices returns the bytes of [pos, end) as slices of the chunks.
-func (v tailView) slices(pos, end int64) [][]byte {
-	var out [][]byte
-	for p := pos; p < end; {
-		c := v.chunks[(p-v.start)/tailChunk]
-		off := (p - v.start) % tailChunk
-		n := min(end-p, tailChunk-off)
-		out = append(out, c.b[off:off+n])
-		p += n
-	}
-	return out
+// at returns the bytes held from file position p to the end of its chunk.
+func (v tailView) at(p int64) []byte {
+	return v.chunks[(p-v.start)/tailChunk].b[(p-v.start)%tailChunk:]
 }
 
 func (v tailView) release() {
