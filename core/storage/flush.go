@@ -102,12 +102,13 @@ func (l *Log) flush(mode flushMode) error {
 			err = fmt.Errorf("sync dir: %w", err)
 		}
 	}
+	synced := time.Now()
 	if err == nil && (len(jobs) > 0 || dirDirty) {
-		observeFlush(time.Since(start))
+		observeFlush(synced.Sub(start))
 	}
 
 	// Phase 2: publish.
-	now := time.Now().UnixNano()
+	keepTail := l.tailReaders(synced.UnixNano())
 	l.mu.Lock()
 	if err != nil {
 		l.failLocked(err)
@@ -115,7 +116,7 @@ func (l *Log) flush(mode flushMode) error {
 	} else {
 		for i := range jobs {
 			if t := jobs[i].dio; t != nil {
-				t.done(jobs[i].end, l.tailReaders(now))
+				t.done(jobs[i].end, keepTail)
 				if jobs[i].sealed {
 					t.close() // no write-behind: nothing is left to write
 					jobs[i].seg.dio = nil

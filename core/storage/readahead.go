@@ -169,7 +169,8 @@ func (ra *readAhead) schedule(seg *segment, pos, end, limit int64) {
 }
 
 // streamFor returns the stream a read of seg from pos continues, else an idle
-// one to start (never used first, then least recently used), else nil.
+// one to start (never used first: its used is 0, below any schedule's tick;
+// then least recently used), else nil.
 func (ra *readAhead) streamFor(seg *segment, pos int64) *raStream {
 	var idle *raStream
 	for i := range ra.streams {
@@ -177,7 +178,7 @@ func (ra *readAhead) streamFor(seg *segment, pos int64) *raStream {
 		if s.seg == seg && pos >= s.at && pos <= s.stop {
 			return s
 		}
-		if !s.filling && (idle == nil || s.seg == nil && idle.seg != nil || (s.seg == nil) == (idle.seg == nil) && s.used < idle.used) {
+		if !s.filling && (idle == nil || s.used < idle.used) {
 			idle = s
 		}
 	}
