@@ -20,31 +20,27 @@ type tailView struct {
 
 // tailRange returns the chunks of seg's tail holding [pos, to), or false when
 // the tail does not hold all of [pos, need) (need <= to) below its synced end.
-// to is cut to the synced end. A read within tailKeep of the synced end is
-// noted, so that flushes keep tail chunks for the reads after it (done).
-func (l *Log) tailRange(seg *segment, pos, need, to int64) (tailView, int64, bool) {
+// to is cut to the synced end. near reports (either way) whether pos is within
+// tailKeep of the synced end of seg's tail.
+func (l *Log) tailRange(seg *segment, pos, need, to int64) (v tailView, end int64, near, ok bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	t := seg.dio
 	if t == nil {
-		return tailView{}, 0, false
+		return tailView{}, 0, false, false
 	}
-	if t.synced-pos <= tailKeep {
-		if now := time.Now().UnixNano(); now-l.tailRead.Load() > tailReadFor/10 {
-			l.tailRead.Store(now)
-		}
-	}
+	near = t.synced-pos <= tailKeep
 	if pos < t.base || need > t.synced || need <= pos {
-		return tailView{}, 0, false
+		return tailView{}, 0, near, false
 	}
 	to = min(to, t.synced)
 	i0, i1 := (pos-t.base)/tailChunk, (to-1-t.base)/tailChunk
-	v := tailView{chunks: make([]*tailBuf, 0, i1-i0+1), start: t.base + i0*tailChunk}
+	v = tailView{chunks: make([]*tailBuf, 0, i1-i0+1), start: t.base + i0*tailChunk}
 	for _, c := range t.chunks[i0 : i1+1] {
 		c.refs.Add(1)
 		v.chunks = append(v.chunks, c)
 	}
-	return v, to, true
+	return v, to, near, true
 }
 
 // tailReaders reports whether a read asked for bytes near the log end within
@@ -55,9 +51,16 @@ func (l *Log) tailReaders(now int64) bool {
 
 // readTail answers a read of seg from the tail when it holds the first batch
 // (first bytes at pos): the whole batches up to limit that it holds. On
-// success res holds seg's reference and the chunks'.
+// success res holds seg's reference and the chunks'. A read within tailKeep of
+// the synced end is noted, answered or not, so that flushes keep tail chunks
+// for the reads after it (done).
 func (l *Log) readTail(res *FileRead, seg *segment, pos, first, limit int64) bool {
-	v, to, ok := l.tailRange(seg, pos, pos+first, max(limit, pos+first))
+	v, to, near, ok := l.tailRange(seg, pos, pos+first, max(limit, pos+first))
+	if near {
+		if now := time.Now().UnixNano(); now-l.tailRead.Load() > tailReadFor/10 {
+			l.tailRead.Store(now)
+		}
+	}
 	if !ok {
 		return false
 	}
@@ -72,7 +75,7 @@ func (l *Log) readTail(res *FileRead, seg *segment, pos, first, limit int64) boo
 // tailCopyAt copies the bytes at pos of seg into dst if the tail holds them
 // all below its synced end.
 func (l *Log) tailCopyAt(seg *segment, pos int64, dst []byte) bool {
-	v, _, ok := l.tailRange(seg, pos, pos+int64(len(dst)), pos+int64(len(dst)))
+	v, _, _, ok := l.tailRange(seg, pos, pos+int64(len(dst)), pos+int64(len(dst)))
 	if !ok {
 		return false
 	}
