@@ -84,8 +84,9 @@ func (l *Log) ReadFile(offset int64, maxBytes int32) (FileRead, error) {
 
 // readMem answers a direct log's read from memory: from the tail when it is
 // the log end (tailread.go), else from the read-ahead cache, else with one
-// direct read of the range; these two schedule read-ahead past the end. ok is false (and err nil) when O_DIRECT is refused: read
-// through the page cache then. On success res holds seg's reference.
+// direct read of the range; these two schedule read-ahead past the end. ok is
+// false (and err nil) when O_DIRECT is refused: read through the page cache
+// then. On success res holds seg's reference.
 func (l *Log) readMem(res *FileRead, seg *segment, pos, first, limit, segLimit int64) (bool, error) {
 	if l.readTail(res, seg, pos, first, limit) {
 		return true, nil
