@@ -198,3 +198,50 @@ func TestDirectIOTailingConsumer(t *testing.T) {
 		t.Errorf("sent %v bytes, %v from the tail, and read %v from the disk; want at least 90%% from the tail and at most 10%% read", sent, tail, read)
 	}
 }
+
+// TestDirectIOManyPartitions: one consumer of 8 partitions (as many as the
+// read-ahead's memory holds chunks for at 8 each) gets every record, and
+// after each partition's first fetch its fetches are answered from the
+// read-ahead cache: chunks it has read are given up for new ones instead of
+// stopping the read-ahead.
+func TestDirectIOManyPartitions(t *testing.T) {
+	b := startDirectBroker(t)
+	const parts, perPart, size = 8, 160, 40 << 10 // 6.5 MB per partition
+	createTopic(t, newAdmin(t, b.Addr()), "many", parts, nil)
+	cl := newClient(t, b.Addr(), kgo.DefaultProduceTopic("many"), kgo.ProducerLinger(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for i := range parts * perPart {
+		r := &kgo.Record{Partition: int32(i % parts), Key: fmt.Appendf(nil, "%d", i), Value: randomValue(i, size, 4)}
+		cl.Produce(ctxT(t, 30*time.Second), r, nil)
+	}
+	if err := cl.Flush(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	before := scrapeMetrics(t, b.AdminAddr())
+	cons := newClient(t, b.Addr(), kgo.ConsumeTopics("many"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxPartitionBytes(1<<20))
+	next := make([]int64, parts)
+	ctx := ctxT(t, 60*time.Second)
+	for got := 0; got < parts*perPart; {
+		fs := cons.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			t.Fatalf("after %d records: %v", got, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			i := int(r.Offset)*parts + int(r.Partition)
+			if r.Offset != next[r.Partition] || string(r.Key) != fmt.Sprint(i) || !bytes.Equal(r.Value, randomValue(i, size, 4)) {
+				t.Fatalf("partition %d: offset %d (want %d), key %q", r.Partition, r.Offset, next[r.Partition], r.Key)
+			}
+			next[r.Partition]++
+			got++
+		})
+	}
+	after := scrapeMetrics(t, b.AdminAddr())
+	direct, hits := after["streamd_fetch_direct_reads_total"]-before["streamd_fetch_direct_reads_total"], after["streamd_fetch_readahead_hits_total"]-before["streamd_fetch_readahead_hits_total"]
+	t.Logf("partition fetches read from disk: %v, answered from the read-ahead cache: %v", direct, hits)
+	// Each partition's first fetch reads the disk, and so may its last ones
+	// (the partial chunk at the log's end is never cached).
+	if direct > 3*parts || hits < 4*parts {
+		t.Errorf("%v partition fetches read from disk and %v from the read-ahead cache; want at most %d from disk", direct, hits, 3*parts)
+	}
+}
