@@ -65,33 +65,19 @@ const dioAlign = 4096
 
 // Tail sizing. tailChunk is the unit of tail memory; writeBehindMin is how
 // many bytes of whole blocks an append leaves unwritten before the
-// write-behind starts; freeChunksMax bounds the shared free list.
+// write-behind starts; tailChunksMax bounds the chunks of tailBufs.
 const (
 	tailChunk      = 64 << 10
 	writeBehindMin = 256 << 10
-	freeChunksMax  = 512 // 32 MiB
+	tailChunksMax  = 1024 // 64 MiB
 )
 
-// freeChunks holds tail chunks no longer in use, already faulted in (fresh
-// memory is slow to fault in on VMs: growing a tail buffer afresh for each
-// burst cost a quarter of the produce peak).
-var freeChunks = make(chan []byte, freeChunksMax)
-
-func getChunk() []byte {
-	select {
-	case c := <-freeChunks:
-		return c
-	default:
-		return alignedBuf(tailChunk)
-	}
-}
-
-func putChunk(c []byte) {
-	select {
-	case freeChunks <- c:
-	default:
-	}
-}
+// tailBufs holds the memory of every tail chunk (iomem.go): reused, so it
+// stays faulted in (fresh memory is slow to fault in on VMs: growing a tail
+// buffer afresh for each burst cost a quarter of the produce peak), and in
+// huge pages where the platform has them, so each chunk a write names is one
+// segment of the request.
+var tailBufs = ioSlab{size: tailChunk, n: tailChunksMax}
 
 // tailBuf is one chunk of a tail. Reads of the log end may send its bytes
 // (readTail), so it goes back to the free list only when the tail and every
@@ -102,7 +88,7 @@ type tailBuf struct {
 }
 
 func newTailBuf() *tailBuf {
-	c := &tailBuf{b: getChunk()}
+	c := &tailBuf{b: tailBufs.Get()}
 	c.refs.Store(1)
 	return c
 }
@@ -114,7 +100,7 @@ func (c *tailBuf) release() {
 				c.b[i] = 0xa5
 			}
 		}
-		putChunk(c.b)
+		tailBufs.Put(c.b)
 	}
 }
 

@@ -18,32 +18,6 @@ import (
 // directChunk is the size of one direct read.
 const directChunk = 1 << 20
 
-// directBufs keeps up to directBufsKept read buffers for reuse: unlike a
-// sync.Pool it is not emptied by the GC, and fresh memory is expensive
-// (page faults) on the VMs this runs on.
-var directBufs = bufList{c: make(chan *[]byte, directBufsKept)}
-
-const directBufsKept = 40
-
-type bufList struct{ c chan *[]byte }
-
-func (l bufList) Get() *[]byte {
-	select {
-	case b := <-l.c:
-		return b
-	default:
-		b := alignedBuf(directChunk)
-		return &b
-	}
-}
-
-func (l bufList) Put(b *[]byte) {
-	select {
-	case l.c <- b:
-	default:
-	}
-}
-
 // directReader returns the segment's O_DIRECT read handle, opened on first use,
 // or nil where the file system refuses it (or the file is gone).
 func (s *segment) directReader() *os.File {

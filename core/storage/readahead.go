@@ -57,14 +57,14 @@ type raChunk struct {
 	seg   *segment // identity only; nil: a direct read's chunk, not cached
 	pos   int64    // file position of data[0], a multiple of directChunk
 	data  []byte   // directChunk bytes when cached; a direct read's last chunk may be short
-	buf   *[]byte
+	buf   []byte // the whole piece from ioBufs
 	refs  atomic.Int32 // the cache's, plus one per FileRead sending it
 	taken bool         // a read has been answered with it (readAhead.mu)
 }
 
 func (c *raChunk) release() {
 	if c.refs.Add(-1) == 0 {
-		directBufs.Put(c.buf)
+		ioBufs.Put(c.buf)
 		if c.seg != nil {
 			raChunksInUse.Add(-1)
 		}
@@ -280,14 +280,14 @@ func (ra *readAhead) inFlight(seg *segment, p int64) <-chan struct{} {
 // readChunk reads up to n bytes of f at p (both aligned) into a pooled buffer.
 // The chunk has one reference, the caller's.
 func readChunk(f *os.File, p, n int64) (*raChunk, error) {
-	buf := directBufs.Get()
-	r, err := pread(f, (*buf)[:n], p)
+	buf := ioBufs.Get()
+	r, err := pread(f, buf[:n], p)
 	ioStats.diskReadBytes.Add(int64(r))
 	if err != nil {
-		directBufs.Put(buf)
+		ioBufs.Put(buf)
 		return nil, err
 	}
-	c := &raChunk{pos: p, buf: buf, data: (*buf)[:r]}
+	c := &raChunk{pos: p, buf: buf, data: buf[:r]}
 	c.refs.Store(1)
 	return c, nil
 }

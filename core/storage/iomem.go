@@ -1,0 +1,90 @@
+package storage
+
+import "sync"
+
+// Memory for direct reads. Every O_DIRECT read lands in a buffer of
+// directChunk bytes from ioBufs, a slab of pieces carved in order from one
+// anonymous mapping outside the Go heap (mapIOMem), which on Linux asks for
+// transparent huge pages. Pieces go back to the slab when the last reference
+// to their chunk is released, and are reused; once every piece is out, reads
+// fall back to heap buffers (dropped to the GC after use).
+//
+// Why huge pages: a read request names the memory it fills as a list of
+// physically contiguous segments. A 1 MiB heap buffer is up to 256 separate
+// 4 KiB pages, which the block layer splits into two requests (the
+// development VM's virtio disk takes at most 254 segments), and that disk
+// costs its host time per segment: reading 3 GiB with 1 MiB O_DIRECT reads at
+// queue depth 1 per file ran at 1.1-1.4 GB/s into heap buffers and at
+// 2.4-2.7 GB/s into buffers inside 2 MiB huge pages, where each read is one
+// request of one segment (docs/benchmarks.md). Sequential consumers of direct
+// logs read at the disk's speed (the read-ahead, readahead.go), so that is
+// their speed too. Where huge pages are unavailable the pieces are ordinary
+// pages, as fast as the heap buffers.
+//
+// Pieces stay mapped (and, once touched, resident) for the life of the
+// process, like the free lists they replace; ioBufsMax bounds them at the
+// read-ahead cache's size plus what concurrent direct reads hold.
+
+// ioBufsMax is the number of pieces in the slab: raMaxChunks for the
+// read-ahead cache and 32 more for direct reads and chunks still being sent.
+const ioBufsMax = raMaxChunks + 32
+
+var ioBufs = ioSlab{size: directChunk, n: ioBufsMax}
+
+// hugePage is the size and alignment of a transparent huge page on the
+// platforms that have them.
+const hugePage = 2 << 20
+
+// ioSlab hands out pieces of size bytes (a multiple of dioAlign that divides
+// hugePage, so none straddles a huge page), at most n from its mapping.
+type ioSlab struct {
+	size, n int
+
+	once sync.Once
+	mem  []byte // hugePage-aligned; nil when the mapping failed
+
+	mu    sync.Mutex
+	carve int      // pieces of mem handed out at least once
+	free  [][]byte // pieces given back
+}
+
+// Get returns a piece (aligned to dioAlign, size bytes, contents undefined).
+func (s *ioSlab) Get() []byte {
+	s.once.Do(func() { s.mem = mapIOMem(s.size * s.n) })
+	s.mu.Lock()
+	if k := len(s.free); k > 0 {
+		b := s.free[k-1]
+		s.free[k-1] = nil
+		s.free = s.free[:k-1]
+		s.mu.Unlock()
+		return b
+	}
+	if s.mem != nil && s.carve < s.n {
+		i := s.carve
+		s.carve++
+		s.mu.Unlock()
+		return s.mem[i*s.size : (i+1)*s.size : (i+1)*s.size]
+	}
+	s.mu.Unlock()
+	return alignedBuf(s.size)
+}
+
+// Put gives back a piece from Get. Heap buffers are left to the GC.
+func (s *ioSlab) Put(b []byte) {
+	if !s.owns(b) {
+		return
+	}
+	s.mu.Lock()
+	s.free = append(s.free, b[:s.size:s.size])
+	s.mu.Unlock()
+}
+
+// owns reports whether b is a piece of the slab's mapping.
+func (s *ioSlab) owns(b []byte) bool {
+	if len(s.mem) == 0 || cap(b) == 0 {
+		return false
+	}
+	lo, hi := &s.mem[0], &s.mem[len(s.mem)-1]
+	p := &b[:1][0]
+	return uintptrOf(p) >= uintptrOf(lo) && uintptrOf(p) <= uintptrOf(hi)
+}
