@@ -54,10 +54,10 @@ const (
 var raChunksInUse atomic.Int64
 
 type raChunk struct {
-	seg   *segment // identity only; nil: a direct read's chunk, not cached
-	pos   int64    // file position of data[0], a multiple of directChunk
-	data  []byte   // directChunk bytes when cached; a direct read's last chunk may be short
-	buf   []byte // the whole piece from ioBufs
+	seg   *segment     // identity only; nil: a direct read's chunk, not cached
+	pos   int64        // file position of data[0], a multiple of directChunk
+	data  []byte       // directChunk bytes when cached; a direct read's last chunk may be short
+	buf   []byte       // the whole piece from ioBufs
 	refs  atomic.Int32 // the cache's, plus one per FileRead sending it
 	taken bool         // a read has been answered with it (readAhead.mu)
 }
