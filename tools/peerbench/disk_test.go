@@ -16,7 +16,7 @@ func TestMeasureDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%+v", c)
-	if c.Seq64K <= 0 || c.Seq1M <= 0 || c.Read1M <= 0 || c.Read1MPar <= 0 || c.ReadersPar != 3 || c.Sync4KOps < 1 || c.Sync4KP50 <= 0 || c.Sync4KP99 < c.Sync4KP50 {
+	if c.Seq64K <= 0 || c.Seq1M <= 0 || c.Read1M <= 0 || c.Read1MPar <= 0 || c.Read1MHuge <= 0 || c.ReadersPar != 3 || c.Sync4KOps < 1 || c.Sync4KP50 <= 0 || c.Sync4KP99 < c.Sync4KP50 {
 		t.Fatalf("implausible ceiling %+v", c)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {

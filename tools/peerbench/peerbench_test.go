@@ -105,7 +105,7 @@ func TestReportGolden(t *testing.T) {
 	rep := report{
 		opts: o, started: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC), latencyRate: 50000,
 		machine: "Test CPU, 2 cores, Linux 6.0, go1.26, data dir on ext4",
-		disk:    diskCeiling{Seq64K: 150, Seq1M: 500, Read1M: 900, Read1MPar: 1000, ReadersPar: 3, Sync4KP50: 280 * time.Microsecond, Sync4KP99: 700 * time.Microsecond, Sync4KOps: 3000},
+		disk:    diskCeiling{Seq64K: 150, Seq1M: 500, Read1M: 900, Read1MPar: 1000, Read1MHuge: 2000, ReadersPar: 3, Sync4KP50: 280 * time.Microsecond, Sync4KP99: 700 * time.Microsecond, Sync4KOps: 3000},
 		results: []measurement{
 			{system: "streamd", peak: res(100000, 97.7, 200*time.Millisecond, 300*time.Millisecond, 0),
 				latRun:         res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 9*time.Millisecond),

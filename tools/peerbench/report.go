@@ -81,6 +81,7 @@ func (r report) write(w io.Writer) error {
 	fmt.Fprintf(&b, "| 1 MiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq1M)
 	fmt.Fprintf(&b, "| 1 MiB `O_DIRECT` read of that file | %.1f MiB/s |\n", r.disk.Read1M)
 	fmt.Fprintf(&b, "| the same, %d readers at once (one per partition) | %.1f MiB/s |\n", r.disk.ReadersPar, r.disk.Read1MPar)
+	fmt.Fprintf(&b, "| the same, into huge-page buffers (as streamd reads) | %.1f MiB/s |\n", r.disk.Read1MHuge)
 	fmt.Fprintf(&b, "| 4 KiB append + fsync, p50 / p99 | %.2f ms / %.2f ms (%d syncs) |\n\n",
 		ms(r.disk.Sync4KP50), ms(r.disk.Sync4KP99), r.disk.Sync4KOps)
 
