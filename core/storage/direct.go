@@ -21,7 +21,7 @@ import (
 // Append copies each batch into the tail (a memcpy, where a buffered write
 // copies into newly allocated page-cache pages, which costs several times more
 // kernel CPU, and leaves the flusher's writeback to do on top). The tail is a
-// list of fixed-size aligned chunks taken from a shared free list, so appends
+// list of fixed-size aligned chunks taken from a shared slab (iomem.go), so appends
 // never move bytes already in memory and the chunks stay faulted in.
 //
 // Two kinds of writes put the tail on disk; both hold the tail's ioMu, so no
@@ -42,7 +42,7 @@ import (
 // the write-behind) rewrites it. A block is only ever written with bytes that
 // will not change, plus zeros past the end, so any order in which such writes
 // reach the disk leaves every synced byte intact. Chunks wholly below the
-// block holding synced go back to the free list after the flush.
+// block holding synced go back to the slab after the flush.
 //
 // Readers never see the difference: they read only below the high watermark,
 // which in Fsync mode moves after the data is written and synced, so
@@ -80,7 +80,7 @@ const (
 var tailBufs = ioSlab{size: tailChunk, n: tailChunksMax}
 
 // tailBuf is one chunk of a tail. Reads of the log end may send its bytes
-// (readTail), so it goes back to the free list only when the tail and every
+// (readTail), so it goes back to the slab only when the tail and every
 // such read have let it go.
 type tailBuf struct {
 	b    []byte

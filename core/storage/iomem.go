@@ -2,12 +2,13 @@ package storage
 
 import "sync"
 
-// Memory for direct reads. Every O_DIRECT read lands in a buffer of
-// directChunk bytes from ioBufs, a slab of pieces carved in order from one
-// anonymous mapping outside the Go heap (mapIOMem), which on Linux asks for
-// transparent huge pages. Pieces go back to the slab when the last reference
-// to their chunk is released, and are reused; once every piece is out, reads
-// fall back to heap buffers (dropped to the GC after use).
+// Memory for direct I/O. Every O_DIRECT read lands in a buffer of
+// directChunk bytes from ioBufs, and every tail chunk a direct write sends
+// comes from tailBufs (direct.go): slabs of pieces carved in order from one
+// anonymous mapping outside the Go heap each (mapIOMem), which on Linux asks
+// for transparent huge pages. Pieces go back to the slab when the last
+// reference to their chunk is released, and are reused; once every piece is
+// out, the log falls back to heap buffers (dropped to the GC after use).
 //
 // Why huge pages: a read request names the memory it fills as a list of
 // physically contiguous segments. A 1 MiB heap buffer is up to 256 separate
@@ -22,10 +23,10 @@ import "sync"
 // pages, as fast as the heap buffers.
 //
 // Pieces stay mapped (and, once touched, resident) for the life of the
-// process, like the free lists they replace; ioBufsMax bounds them at the
-// read-ahead cache's size plus what concurrent direct reads hold.
+// process, so they are never faulted in twice; ioBufsMax and tailChunksMax
+// (direct.go) bound them.
 
-// ioBufsMax is the number of pieces in the slab: raMaxChunks for the
+// ioBufsMax is the number of read buffers in the slab: raMaxChunks for the
 // read-ahead cache and 32 more for direct reads and chunks still being sent.
 const ioBufsMax = raMaxChunks + 32
 

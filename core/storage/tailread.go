@@ -8,7 +8,7 @@ import "time"
 // tailKeep bytes below its synced end, direct.go), so readTail sends them from
 // there instead of reading them back from the disk, as the page cache would
 // for a buffered log. The read holds a reference to each chunk it sends, so
-// no chunk goes back to the free list (and to another tail) while it is sent.
+// no chunk goes back to the slab (and to another tail) while it is sent.
 // Appends only write past the log end, so the bytes sent never change.
 
 // tailView is a contiguous run of tail chunks, the first at file position
