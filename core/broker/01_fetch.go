@@ -151,7 +151,7 @@ func (b *Broker) gatherFetch(req *kmsg.FetchRequest) (wire.Reply, int, bool) {
 				continue // KIP-74 applies to the first non-empty partition only
 			}
 			fr := wire.FileRange{Marker: wire.NewMarker(), File: r.File, Off: r.Pos, Len: r.Len, Release: r.Release}
-			fr.Send = r.Sender() // nil: sendfile
+			fr.Mem = r.Mem // nil: sendfile
 			sp.RecordBatches = fr.Marker[:]
 			files = append(files, fr)
 			total += int(r.Len)

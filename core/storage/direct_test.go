@@ -40,12 +40,11 @@ func sendAll(t *testing.T, l *Log, from int64) []byte {
 		if r.Len == 0 {
 			t.Fatalf("ReadFile(%d): nothing below the high watermark %d", off, r.HighWatermark)
 		}
-		send := r.Sender()
-		if send == nil {
+		if r.Mem == nil {
 			t.Fatalf("ReadFile(%d) of a direct log is not in memory", off)
 		}
 		start := out.Len()
-		if err := send(&out); err != nil {
+		if err := sendMem(&out, r); err != nil {
 			t.Fatalf("send(%d): %v", off, err)
 		}
 		r.Release()
@@ -288,7 +287,7 @@ func testDirectConcurrent(t *testing.T, opts Options, mk func(p, i int) []byte) 
 				}
 				var b bytes.Buffer
 				if r.Len > 0 {
-					err = r.Sender()(&b)
+					err = sendMem(&b, r)
 					r.Release()
 				}
 				if err != nil {
@@ -394,7 +393,7 @@ func readThrough(t *testing.T, batches int, pause func(*Log)) (sequentialRead, i
 			t.Logf("short read at position %d: %d bytes", r.Pos, r.Len)
 			res.short++
 		}
-		if err := r.Sender()(&got); err != nil {
+		if err := sendMem(&got, r); err != nil {
 			t.Fatal(err)
 		}
 		r.Release()
@@ -522,7 +521,7 @@ func checkReaders(t *testing.T, logs []*Log, n int, froms []int64, count int64) 
 					res[r].direct++
 				}
 				got.Reset()
-				err = rd.Sender()(&got)
+				err = sendMem(&got, rd)
 				rd.Release()
 				if err != nil {
 					t.Error(err)
@@ -581,7 +580,7 @@ func TestDirectTailReader(t *testing.T) {
 			t.Fatalf("ReadFile(%d): %v (%d bytes, in memory %v)", off, err, r.Len, r.Mem != nil)
 		}
 		var got bytes.Buffer
-		if err := r.Sender()(&got); err != nil {
+		if err := sendMem(&got, r); err != nil {
 			t.Fatal(err)
 		}
 		r.Release()
@@ -743,7 +742,7 @@ func TestDirectTailReadsWhileAppending(t *testing.T) {
 				}
 				time.Sleep(time.Duration(rand.IntN(1000)) * time.Microsecond) // appends, flushes and rolls go on
 				var b bytes.Buffer
-				err = r.Sender()(&b)
+				err = sendMem(&b, r)
 				r.Release()
 				if err != nil {
 					t.Error(err)

@@ -220,3 +220,14 @@ func (r *reaper) pending() int {
 	}
 	return n
 }
+
+// sendMem writes the bytes of a read answered from memory (r.Mem), as the
+// broker's writer does.
+func sendMem(w io.Writer, r FileRead) error {
+	for _, b := range r.Mem {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}

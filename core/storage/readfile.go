@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"io"
 	"os"
 
 	"github.com/streamd/streamd/core/batch"
@@ -23,23 +22,6 @@ type FileRead struct {
 
 // prefetchBytes is how much past a file read ReadFile asks the kernel to prefetch.
 const prefetchBytes = 4 << 20
-
-// Sender returns how to write the range when sendfile(2) of File must not be
-// used (it is in memory: Mem). nil means send File.
-func (r *FileRead) Sender() func(w io.Writer) error {
-	if r.Mem == nil {
-		return nil
-	}
-	mem := r.Mem
-	return func(w io.Writer) error {
-		for _, b := range mem {
-			if _, err := w.Write(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
 
 // Release lets the segment file go.
 func (r *FileRead) Release() {

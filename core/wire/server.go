@@ -78,8 +78,11 @@ type Server struct {
 
 // Conn is one client connection.
 type Conn struct {
-	srv      *Server
-	nc       net.Conn
+	srv *Server
+	nc  net.Conn
+	// Scratch of writeWithFiles (the write loop's only).
+	iov      net.Buffers
+	prefixes []byte
 	ctx      context.Context
 	cancel   context.CancelFunc
 	pending  chan pending
