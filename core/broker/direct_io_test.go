@@ -92,6 +92,14 @@ func TestDirectIOConsume(t *testing.T) {
 	if d := delta("streamd_fetch_direct_read_bytes_total") + delta("streamd_fetch_readahead_hit_bytes_total"); d < n*size/2 {
 		t.Errorf("direct and cached fetch bytes %v, want about the %d bytes produced", d, n*size)
 	}
+	// The buffers of the reads and of the appends came from their slabs
+	// (iomem.go), which stay within their bounds (96 MiB and 64 MiB).
+	for use, max := range map[string]float64{"read": 96 << 20, "tail": 64 << 20} {
+		m := `streamd_direct_io_memory_bytes{use="` + use + `"}`
+		if v := after[m]; v <= 0 || v > max {
+			t.Errorf("%s = %v, want 1-%v", m, v, max)
+		}
+	}
 }
 
 // TestDirectIOTwoConsumers: two consumers of one partition at different

@@ -67,10 +67,12 @@ var (
 	descTailReadBytes   = prometheus.NewDesc("streamd_fetch_tail_hit_bytes_total", "Bytes of fetch ranges answered from the direct tail's memory.", nil, nil)
 	descTailKept        = prometheus.NewDesc("streamd_tail_kept_chunks", "64 KiB chunks of recently synced data kept in memory for consumers at the log end.", nil, nil)
 	descDiskReadBytes   = prometheus.NewDesc("streamd_fetch_disk_read_bytes_total", "Bytes fetches and the read-ahead read from disk with O_DIRECT (whole 4 KiB blocks).", nil, nil)
+	descIOMem           = prometheus.NewDesc("streamd_direct_io_memory_bytes", "Memory of the direct I/O buffers in use at least once (in huge pages where available; resident since): use=read for 1 MiB read buffers, use=tail for 64 KiB tail chunks.", []string{"use"}, nil)
+	descIOHeap          = prometheus.NewDesc("streamd_direct_io_heap_buffers_total", "Direct I/O buffers taken from the Go heap because every buffer of that use was taken.", []string{"use"}, nil)
 )
 
 func (directCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes, descTailReads, descTailReadBytes, descTailKept} {
+	for _, d := range []*prometheus.Desc{descDirectReads, descDirectReadBytes, descCacheReads, descCacheReadBytes, descReadAheadChunks, descChunksInUse, descDiskReadBytes, descTailReads, descTailReadBytes, descTailKept, descIOMem, descIOHeap} {
 		ch <- d
 	}
 }
@@ -90,6 +92,10 @@ func (directCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descTailReadBytes, s.TailReadBytes)
 	ch <- prometheus.MustNewConstMetric(descChunksInUse, prometheus.GaugeValue, float64(s.ChunksInUse))
 	ch <- prometheus.MustNewConstMetric(descTailKept, prometheus.GaugeValue, float64(s.TailKeptChunks))
+	ch <- prometheus.MustNewConstMetric(descIOMem, prometheus.GaugeValue, float64(s.ReadBufBytes), "read")
+	ch <- prometheus.MustNewConstMetric(descIOMem, prometheus.GaugeValue, float64(s.TailBufBytes), "tail")
+	ch <- prometheus.MustNewConstMetric(descIOHeap, prometheus.CounterValue, float64(s.ReadBufHeap), "read")
+	ch <- prometheus.MustNewConstMetric(descIOHeap, prometheus.CounterValue, float64(s.TailBufHeap), "tail")
 }
 
 // flushCollector reports the storage layer's log flush time histogram

@@ -47,6 +47,15 @@ type ioSlab struct {
 	mu    sync.Mutex
 	carve int      // pieces of mem handed out at least once
 	free  [][]byte // pieces given back
+	heap  int64    // buffers taken from the heap because every piece was out
+}
+
+// stats returns the bytes of the pieces handed out at least once (resident
+// since) and how many heap buffers stood in for pieces.
+func (s *ioSlab) stats() (carved, heap int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return int64(s.carve) * int64(s.size), s.heap
 }
 
 // Get returns a piece (aligned to dioAlign, size bytes, contents undefined).
@@ -66,6 +75,7 @@ func (s *ioSlab) Get() []byte {
 		s.mu.Unlock()
 		return s.mem[i*s.size : (i+1)*s.size : (i+1)*s.size]
 	}
+	s.heap++
 	s.mu.Unlock()
 	return alignedBuf(s.size)
 }

@@ -18,6 +18,12 @@ type IOStats struct {
 	DiskReadBytes   int64 // bytes both read from disk (whole blocks, so at least the bytes they answer with)
 	ChunksInUse     int64 // read-ahead chunks in memory now
 	TailKeptChunks  int64 // 64 KiB tail chunks kept now for readers at the log end
+
+	// Memory of direct I/O (iomem.go): bytes of the read-buffer and tail-chunk
+	// slabs in use at least once (resident since), and buffers of each kind
+	// taken from the heap because its slab had none left.
+	ReadBufBytes, TailBufBytes int64
+	ReadBufHeap, TailBufHeap   int64
 }
 
 var ioStats struct {
@@ -26,7 +32,7 @@ var ioStats struct {
 
 // ReadIOStats returns the counters so far.
 func ReadIOStats() IOStats {
-	return IOStats{
+	st := IOStats{
 		DirectReads:     ioStats.directReads.Load(),
 		DirectReadBytes: ioStats.directReadBytes.Load(),
 		CacheReads:      ioStats.cacheReads.Load(),
@@ -38,6 +44,9 @@ func ReadIOStats() IOStats {
 		ChunksInUse:     raChunksInUse.Load(),
 		TailKeptChunks:  tailKept.Load(),
 	}
+	st.ReadBufBytes, st.ReadBufHeap = ioBufs.stats()
+	st.TailBufBytes, st.TailBufHeap = tailBufs.stats()
+	return st
 }
 
 // FlushBounds are the upper bounds, in seconds, of the buckets of the log
