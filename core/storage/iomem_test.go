@@ -56,6 +56,9 @@ func TestIOSlab(t *testing.T) {
 	if len(s.free) != 0 {
 		t.Fatal("the slab kept a heap buffer")
 	}
+	if carved, heap := s.stats(); carved != int64(s.n*s.size) || heap != 1 {
+		t.Fatalf("stats: %d bytes carved, %d heap buffers; want %d and 1", carved, heap, s.n*s.size)
+	}
 
 	s.Put(got[2][:10]) // a re-sliced piece comes back whole
 	again := s.Get()
