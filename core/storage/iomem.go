@@ -20,10 +20,10 @@ import "sync"
 // request of one segment (docs/benchmarks.md). A sequential consumer of a
 // direct log reads at the disk's speed at most (the read-ahead,
 // readahead.go): a kgo consumer read back at 950-1,080 MiB/s with the disk
-// busy 89-99% of the time before, and at 1,050-1,300 MiB/s (its own CPU) with the
-// disk busy about half the time now. Writes name one segment per 64 KiB chunk,
-// and the disk was busy 3.6 s instead of 4.6-5.1 s during an 8 s produce
-// peak. Where huge pages are unavailable the pieces are ordinary pages, as
+// busy 89-99% of the time before, and at 1,050-1,300 MiB/s (its own CPU)
+// with the disk busy about half the time now. Writes name one segment per
+// 64 KiB chunk, and the disk was busy 3.6 s instead of 4.6-5.1 s during an
+// 8 s produce peak. Where huge pages are unavailable the pieces are ordinary pages, as
 // fast as heap buffers.
 //
 // Pieces stay mapped (and, once touched, resident) for the life of the
