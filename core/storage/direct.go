@@ -77,7 +77,7 @@ const (
 // buffer afresh for each burst cost a quarter of the produce peak), and in
 // huge pages where the platform has them, so each chunk a write names is one
 // segment of the request.
-var tailBufs = ioSlab{size: tailChunk, n: tailChunksMax}
+var tailBufs = ioSlab{size: tailChunk, n: tailChunksMax, heapOnly: raceEnabled}
 
 // tailBuf is one chunk of a tail. Reads of the log end may send its bytes
 // (readTail), so it goes back to the slab only when the tail and every

@@ -34,7 +34,7 @@ import "sync"
 // read-ahead cache and 32 more for direct reads and chunks still being sent.
 const ioBufsMax = raMaxChunks + 32
 
-var ioBufs = ioSlab{size: directChunk, n: ioBufsMax}
+var ioBufs = ioSlab{size: directChunk, n: ioBufsMax, heapOnly: raceEnabled}
 
 // hugePage is the size and alignment of a transparent huge page on the
 // platforms that have them.
@@ -44,14 +44,19 @@ const hugePage = 2 << 20
 // hugePage, so none straddles a huge page), at most n from its mapping.
 type ioSlab struct {
 	size, n int
+	// heapOnly: the pieces are heap buffers, not a mapping (under the race
+	// detector, which sees only the Go heap); they are counted, kept and
+	// reused all the same, so tests run the same code.
+	heapOnly bool
 
 	once sync.Once
 	mem  []byte // hugePage-aligned; nil when the mapping failed
 
-	mu    sync.Mutex
-	carve int      // pieces of mem handed out at least once
-	free  [][]byte // pieces given back
-	heap  int64    // buffers taken from the heap because every piece was out
+	mu     sync.Mutex
+	carve  int            // pieces of mem handed out at least once
+	free   [][]byte       // pieces given back
+	heap   int64          // buffers taken from the heap because every piece was out
+	pieces map[*byte]bool // heapOnly: the pieces' first bytes
 }
 
 // stats returns the bytes of the pieces handed out at least once (resident
@@ -64,7 +69,11 @@ func (s *ioSlab) stats() (carved, heap int64) {
 
 // Get returns a piece (aligned to dioAlign, size bytes, contents undefined).
 func (s *ioSlab) Get() []byte {
-	s.once.Do(func() { s.mem = mapIOMem(s.size * s.n) })
+	s.once.Do(func() {
+		if !s.heapOnly {
+			s.mem = mapIOMem(s.size * s.n)
+		}
+	})
 	s.mu.Lock()
 	if k := len(s.free); k > 0 {
 		b := s.free[k-1]
@@ -79,6 +88,16 @@ func (s *ioSlab) Get() []byte {
 		s.mu.Unlock()
 		return s.mem[i*s.size : (i+1)*s.size : (i+1)*s.size]
 	}
+	if s.heapOnly && s.carve < s.n {
+		b := alignedBuf(s.size)
+		if s.pieces == nil {
+			s.pieces = make(map[*byte]bool)
+		}
+		s.pieces[&b[0]] = true
+		s.carve++
+		s.mu.Unlock()
+		return b
+	}
 	s.heap++
 	s.mu.Unlock()
 	return alignedBuf(s.size)
@@ -86,20 +105,25 @@ func (s *ioSlab) Get() []byte {
 
 // Put gives back a piece from Get. Heap buffers are left to the GC.
 func (s *ioSlab) Put(b []byte) {
-	if !s.owns(b) {
-		return
-	}
 	s.mu.Lock()
-	s.free = append(s.free, b[:s.size:s.size])
+	if s.ownsLocked(b) {
+		s.free = append(s.free, b[:s.size:s.size])
+	}
 	s.mu.Unlock()
 }
 
-// owns reports whether b is a piece of the slab's mapping.
-func (s *ioSlab) owns(b []byte) bool {
-	if len(s.mem) == 0 || cap(b) == 0 {
+// ownsLocked reports whether b is one of the slab's pieces.
+func (s *ioSlab) ownsLocked(b []byte) bool {
+	if cap(b) == 0 {
+		return false
+	}
+	p := &b[:1][0]
+	if s.heapOnly {
+		return s.pieces[p]
+	}
+	if len(s.mem) == 0 {
 		return false
 	}
 	lo, hi := &s.mem[0], &s.mem[len(s.mem)-1]
-	p := &b[:1][0]
 	return uintptrOf(p) >= uintptrOf(lo) && uintptrOf(p) <= uintptrOf(hi)
 }

@@ -6,14 +6,33 @@ import (
 	"unsafe"
 )
 
-// The slab hands out aligned, disjoint pieces of its mapping, reuses what is
-// given back, and falls back to heap buffers (which it does not keep) once
-// every piece is out.
+// The slab hands out aligned, disjoint pieces (of its mapping, or of the heap
+// under the race detector), reuses what is given back, and falls back to heap
+// buffers (which it does not keep) once every piece is out.
 func TestIOSlab(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the slab maps memory on Linux only")
-	}
-	s := &ioSlab{size: 64 << 10, n: 4}
+	t.Run("mapped", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the slab maps memory on Linux only")
+		}
+		s := &ioSlab{size: 64 << 10, n: 4}
+		testIOSlab(t, s)
+		if s.mem == nil {
+			t.Fatal("no mapping")
+		}
+		if uintptr(unsafe.Pointer(&s.mem[0]))%hugePage != 0 {
+			t.Fatalf("mapping at %p not aligned to a huge page", &s.mem[0])
+		}
+	})
+	t.Run("heap", func(t *testing.T) {
+		s := &ioSlab{size: 64 << 10, n: 4, heapOnly: true}
+		testIOSlab(t, s)
+		if s.mem != nil {
+			t.Fatal("a heap-only slab mapped memory")
+		}
+	})
+}
+
+func testIOSlab(t *testing.T, s *ioSlab) {
 	var got [][]byte
 	for range s.n {
 		b := s.Get()
@@ -25,15 +44,9 @@ func TestIOSlab(t *testing.T) {
 		}
 		got = append(got, b)
 	}
-	if s.mem == nil {
-		t.Fatal("no mapping")
-	}
-	if uintptr(unsafe.Pointer(&s.mem[0]))%hugePage != 0 {
-		t.Fatalf("mapping at %p not aligned to a huge page", &s.mem[0])
-	}
 	for i, b := range got {
-		if !s.owns(b) {
-			t.Fatalf("piece %d is not from the mapping", i)
+		if !s.owned(b) {
+			t.Fatalf("piece %d is not the slab's", i)
 		}
 	}
 	// Disjoint: writing each piece leaves the others intact.
@@ -49,8 +62,8 @@ func TestIOSlab(t *testing.T) {
 	}
 
 	extra := s.Get() // every piece is out: a heap buffer
-	if s.owns(extra) || len(extra) != s.size || uintptr(unsafe.Pointer(&extra[0]))%dioAlign != 0 {
-		t.Fatalf("fallback buffer: owned %v, len %d", s.owns(extra), len(extra))
+	if s.owned(extra) || len(extra) != s.size || uintptr(unsafe.Pointer(&extra[0]))%dioAlign != 0 {
+		t.Fatalf("fallback buffer: owned %v, len %d", s.owned(extra), len(extra))
 	}
 	s.Put(extra)
 	if len(s.free) != 0 {
@@ -65,4 +78,11 @@ func TestIOSlab(t *testing.T) {
 	if &again[0] != &got[2][0] || len(again) != s.size {
 		t.Fatalf("Get after Put: %p len %d, want the piece given back (%p)", &again[0], len(again), &got[2][0])
 	}
+}
+
+// owned is ownsLocked for tests.
+func (s *ioSlab) owned(b []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ownsLocked(b)
 }
