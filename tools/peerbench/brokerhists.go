@@ -155,35 +155,42 @@ func fmtBound(d time.Duration) string {
 	return fmt.Sprintf("%.3g ms", ms(d))
 }
 
+// brokerHists are the histograms peerbench reads from streamd's metrics.
+type brokerHists struct {
+	flush, sched, produce histogram
+}
+
 // scrapeBrokerHists reads the flush, scheduler latency and Produce request
 // latency histograms from a streamd admin listener.
-func scrapeBrokerHists(ctx context.Context, adminAddr string) (flush, sched, produce histogram, err error) {
+func scrapeBrokerHists(ctx context.Context, adminAddr string) (brokerHists, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/metrics", nil)
 	if err != nil {
-		return flush, sched, produce, err
+		return brokerHists{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return flush, sched, produce, err
+		return brokerHists{}, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return flush, sched, produce, err
+		return brokerHists{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return flush, sched, produce, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return brokerHists{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
-	if flush, err = parseHist(bytes.NewReader(body), flushMetric); err != nil {
-		return flush, sched, produce, err
+	var h brokerHists
+	for _, f := range []struct {
+		dst    *histogram
+		metric string
+	}{{&h.flush, flushMetric}, {&h.sched, schedMetric}, {&h.produce, produceMetric}} {
+		if *f.dst, err = parseHist(bytes.NewReader(body), f.metric); err != nil {
+			return brokerHists{}, err
+		}
 	}
-	if sched, err = parseHist(bytes.NewReader(body), schedMetric); err != nil {
-		return flush, sched, produce, err
-	}
-	produce, err = parseHist(bytes.NewReader(body), produceMetric)
-	return flush, sched, produce, err
+	return h, nil
 }
 
 // clientSchedHist reads this process's (the load generator's) scheduler

@@ -326,10 +326,10 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	// What took over 10 ms during the run: streamd's Produce requests, log
 	// flushes and goroutine waits for a CPU (from its metrics), and the load
 	// generator's own goroutine waits.
-	var beforeFlush, beforeSched, beforeProduce histogram
+	var before brokerHists
 	scrapeErr := errors.New("not streamd")
 	if b.admin != "" {
-		if beforeFlush, beforeSched, beforeProduce, scrapeErr = scrapeBrokerHists(ctx, b.admin); scrapeErr != nil {
+		if before, scrapeErr = scrapeBrokerHists(ctx, b.admin); scrapeErr != nil {
 			log.Warn("cannot read the broker's histograms", "system", name, "err", scrapeErr)
 		}
 	}
@@ -347,15 +347,15 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		log.Warn("cannot read the load generator's scheduler latencies", "err", clientErr)
 	}
 	if scrapeErr == nil {
-		flush, sched, produce, err := scrapeBrokerHists(ctx, b.admin)
+		after, err := scrapeBrokerHists(ctx, b.admin)
 		if err == nil {
-			m.latFlushes, err = slowBetween(beforeFlush, flush)
+			m.latFlushes, err = slowBetween(before.flush, after.flush)
 		}
 		if err == nil {
-			m.latSched, err = slowBetween(beforeSched, sched)
+			m.latSched, err = slowBetween(before.sched, after.sched)
 		}
 		if err == nil {
-			m.latProduce, err = slowBetween(beforeProduce, produce)
+			m.latProduce, err = slowBetween(before.produce, after.produce)
 		}
 		if err != nil {
 			log.Warn("cannot read the broker's histograms", "system", name, "err", err)
