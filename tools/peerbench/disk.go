@@ -39,8 +39,8 @@ type diskCeiling struct {
 // partitions for one consumer) and once more with their buffers in huge pages
 // (as streamd reads: on a virtio disk the host's cost follows the number of
 // memory segments a request names, 256 for a 1 MiB heap buffer, 1 in a huge
-// page), then times 4 KiB appends each followed by
-// fsync for d. The files are removed.
+// page), then times 4 KiB appends each followed by fsync for d. The files are
+// removed.
 func measureDisk(ctx context.Context, dir string, d time.Duration, readers int) (diskCeiling, error) {
 	c := diskCeiling{ReadersPar: max(readers, 1)}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -158,7 +158,7 @@ func readBuf(n int, huge bool) ([]byte, func()) {
 		mem, err := syscall.Mmap(-1, 0, 2*hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 		if err == nil {
 			off := int(-uintptr(unsafe.Pointer(&mem[0])) & (hugePage - 1))
-			_ = syscall.Madvise(mem[off:off+hugePage], 14) // MADV_HUGEPAGE
+			_ = syscall.Madvise(mem[off:off+hugePage], syscall.MADV_HUGEPAGE)
 			return mem[off : off+n : off+n], func() { _ = syscall.Munmap(mem) }
 		}
 	}
