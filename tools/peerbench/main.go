@@ -11,8 +11,9 @@
 // (streamd from `go build ./cmd/streamd`; kfake and an embedded nats-server
 // by re-executing this binary with a hidden subcommand, so no broker shares a
 // process with the load generator), runs a warm-up produce, a measured peak
-// produce, a read-back of everything produced, and a produce at a fixed rate
-// (half of streamd's peak) for latency, and reads the child's peak and
+// produce, a read-back of everything produced (and a second one with this
+// process at Go's default GOGC, see -client-gogc), and a produce at a fixed
+// rate (half of streamd's peak) for latency, and reads the child's peak and
 // current RSS from /proc. The markdown report goes to stdout (and -out);
 // progress goes to stderr. docs/benchmarks.md explains every number.
 //
@@ -36,6 +37,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
@@ -62,6 +64,7 @@ type options struct {
 	out          string
 	quiet        bool
 	rounds       int
+	clientGOGC   int
 }
 
 func main() {
@@ -95,6 +98,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.streamdBin, "streamd-bin", "", "use this streamd binary instead of building one")
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no per-second progress lines on stderr")
+	fs.IntVar(&o.clientGOGC, "client-gogc", 400, "GOGC of the load generator (this process only; every broker keeps its own default): at Go's default of 100 its garbage collector, not the broker, bounds the read-back; a second read-back at 100 is reported too")
 	fs.IntVar(&o.rounds, "rounds", 2, "rounds over all systems, each in a rotated order; each system's best round per metric is reported, and every round")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -108,7 +112,7 @@ func parseFlags(args []string) (options, error) {
 	}
 	o.partitions = int32(*partitions)
 	if o.duration <= 0 || o.latencyDur <= 0 || o.warmup < 0 || o.latencyWarm < 0 || o.recordSize <= 0 || o.partitions <= 0 ||
-		o.concurrency <= 0 || o.latencyRate < 0 || o.diskDuration <= 0 {
+		o.concurrency <= 0 || o.latencyRate < 0 || o.diskDuration <= 0 || o.clientGOGC <= 0 {
 		return o, errors.New("durations, sizes and counts must be positive")
 	}
 	return o, nil
@@ -151,6 +155,8 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Not through the environment: the brokers started as children keep Go's default.
+	debug.SetGCPercent(o.clientGOGC)
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 
 	base, err := os.MkdirTemp(o.dataDir, "peerbench-")
@@ -210,23 +216,28 @@ func run(args []string) error {
 	return rep.write(w)
 }
 
+// goDefaultGOGC is Go's default GOGC.
+const goDefaultGOGC = 100
+
 // measurement is everything measured for one system (in one round, or the
 // best of its rounds).
 type measurement struct {
 	system                   string
 	round                    int // 1-based; 0 for a best-of-rounds summary
 	warm, peak, read, latRun bench.Result
-	latFlushes               slowEvents // streamd's log flushes during latRun
-	latSched                 slowEvents // streamd's goroutines' waits for a CPU during latRun (sampled)
-	latClientSched           slowEvents // the load generator's goroutines' waits (sampled)
-	latProduce               slowEvents // streamd's Produce requests during latRun, read to answered
-	hwm, rss                 int64      // bytes, from /proc/<pid>/status
+	readDefaultGC            bench.Result // a second read-back with the load generator at GOGC=100
+	latFlushes               slowEvents   // streamd's log flushes during latRun
+	latSched                 slowEvents   // streamd's goroutines' waits for a CPU during latRun (sampled)
+	latClientSched           slowEvents   // the load generator's goroutines' waits (sampled)
+	latProduce               slowEvents   // streamd's Produce requests during latRun, read to answered
+	hwm, rss                 int64        // bytes, from /proc/<pid>/status
 	err                      error
 }
 
 // bestOf combines one system's rounds into the reported measurement: per
 // metric the best round without an error (the highest peak produce, with
-// that run's latencies; the highest read-back; the latency run with the lowest
+// that run's latencies; the highest read-back, and the highest at GOGC=100;
+// the latency run with the lowest
 // p99, with that run's rate, p50, p99.9 and events over 10 ms) and, for
 // memory, the highest of all rounds. When every round failed it is the last
 // one.
@@ -248,6 +259,9 @@ func bestOf(ms []measurement) measurement {
 		}
 		if m.read.MiBps > b.read.MiBps {
 			b.read = m.read
+		}
+		if m.readDefaultGC.MiBps > b.readDefaultGC.MiBps {
+			b.readDefaultGC = m.readDefaultGC
 		}
 		if m.latRun.P99 > 0 && (b.latRun.P99 == 0 || m.latRun.P99 < b.latRun.P99) {
 			b.latRun, b.latFlushes, b.latSched, b.latClientSched, b.latProduce = m.latRun, m.latFlushes, m.latSched, m.latClientSched, m.latProduce
@@ -322,6 +336,16 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 	if m.read.Records < total {
 		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
 		return m
+	}
+	if o.clientGOGC != goDefaultGOGC {
+		old := debug.SetGCPercent(goDefaultGOGC)
+		m.readDefaultGC, ok = step("consume at GOGC=100", func() (bench.Result, error) {
+			return w.consume(ctx, "bench", total, 2*o.duration+30*time.Second, label("read-back, GOGC=100"))
+		})
+		debug.SetGCPercent(old)
+		if !ok {
+			return m
+		}
 	}
 	// What took over 10 ms during the run: streamd's Produce requests, log
 	// flushes and goroutine waits for a CPU (from its metrics), and the load

@@ -113,7 +113,7 @@ func TestReportGolden(t *testing.T) {
 				latSched:       slowEvents{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond},
 				latProduce:     slowEvents{Watched: true, Count: 9000, SlowestUnder: 5 * time.Millisecond},
 				latClientSched: slowEvents{Watched: true, Count: 20000, SlowestUnder: 2097152 * time.Nanosecond},
-				read:           res(0, 400, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
+				read:           res(0, 400, 0, 0, 0), readDefaultGC: res(0, 300, 0, 0, 0), hwm: 64 << 20, rss: 48 << 20},
 			{system: "kfake-sync", peak: res(50000, 48.8, 400*time.Millisecond, 600*time.Millisecond, 0),
 				latClientSched: slowEvents{Watched: true, Count: 21000, Over: 1, SlowestUnder: 12582912 * time.Nanosecond},
 				latRun:         res(45000, 43.9, 100*time.Millisecond, 200*time.Millisecond, 210*time.Millisecond),
@@ -123,11 +123,11 @@ func TestReportGolden(t *testing.T) {
 		},
 	}
 	rep.rounds = []measurement{
-		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0),
+		{system: "streamd", round: 1, peak: res(100000, 97.7, 0, 0, 0), read: res(0, 400, 0, 0, 0), readDefaultGC: res(0, 310, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 4*time.Millisecond, 0), hwm: 64 << 20,
 			latFlushes: slowEvents{Watched: true, Count: 16000, SlowestUnder: 5 * time.Millisecond},
 			latSched:   slowEvents{Watched: true, Count: 90000, SlowestUnder: 10485760 * time.Nanosecond}},
-		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0),
+		{system: "streamd", round: 2, peak: res(90000, 87.9, 0, 0, 0), read: res(0, 380, 0, 0, 0), readDefaultGC: res(0, 320, 0, 0, 0),
 			latRun: res(50000, 48.8, time.Millisecond, 11*time.Millisecond, 0), hwm: 60 << 20,
 			latFlushes: slowEvents{Watched: true, Count: 15800, Over: 6, SlowestUnder: 50 * time.Millisecond},
 			latSched:   slowEvents{Watched: true, Count: 91000, Over: 2, SlowestUnder: 117440512 * time.Nanosecond},
@@ -158,16 +158,16 @@ func TestReportGolden(t *testing.T) {
 func TestBestOf(t *testing.T) {
 	res := func(mibps float64, p99 time.Duration) bench.Result { return bench.Result{MiBps: mibps, P99: p99} }
 	rounds := []measurement{
-		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5,
+		{system: "s", round: 1, peak: res(100, 50*time.Millisecond), read: res(300, 0), readDefaultGC: res(200, 0), latRun: res(40, 12*time.Millisecond), hwm: 10, rss: 5,
 			latFlushes: slowEvents{Watched: true, Count: 100, Over: 3}},
-		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4,
+		{system: "s", round: 2, peak: res(120, 60*time.Millisecond), read: res(250, 0), readDefaultGC: res(260, 0), latRun: res(40, 9*time.Millisecond), hwm: 30, rss: 4,
 			latFlushes: slowEvents{Watched: true, Count: 90}},
 		{system: "s", round: 3, peak: res(500, 0), read: res(900, 0), latRun: res(40, time.Millisecond), hwm: 90, err: errors.New("failed")},
 	}
 	b := bestOf(rounds)
-	if b.peak.MiBps != 120 || b.peak.P99 != 60*time.Millisecond || b.read.MiBps != 300 || b.latRun.P99 != 9*time.Millisecond ||
+	if b.peak.MiBps != 120 || b.peak.P99 != 60*time.Millisecond || b.read.MiBps != 300 || b.readDefaultGC.MiBps != 260 || b.latRun.P99 != 9*time.Millisecond ||
 		b.latFlushes.Count != 90 || b.hwm != 30 || b.rss != 5 || b.err != nil || b.round != 0 {
-		t.Errorf("bestOf = %+v; want peak 120 (its p99 60ms), read 300, latency p99 9ms (its 90 flushes), hwm 30, rss 5, no error", b)
+		t.Errorf("bestOf = %+v; want peak 120 (its p99 60ms), read 300 (260 at GOGC=100), latency p99 9ms (its 90 flushes), hwm 30, rss 5, no error", b)
 	}
 	failed := []measurement{{system: "s", round: 1, err: errors.New("a")}, {system: "s", round: 2, err: errors.New("b")}}
 	if b := bestOf(failed); b.err == nil || b.err.Error() != "b" {
@@ -183,7 +183,7 @@ func TestMeasureSystemChildren(t *testing.T) {
 	}
 	o := options{
 		duration: 300 * time.Millisecond, latencyDur: 200 * time.Millisecond, latencyWarm: 200 * time.Millisecond, recordSize: 256,
-		partitions: 2, concurrency: 1, repo: filepath.Join("..", ".."),
+		partitions: 2, concurrency: 1, repo: filepath.Join("..", ".."), clientGOGC: 400,
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -196,8 +196,8 @@ func TestMeasureSystemChildren(t *testing.T) {
 			if m.err != nil {
 				t.Fatal(m.err)
 			}
-			if m.peak.Records == 0 || m.read.Records != m.peak.Records || m.latRun.P99 == 0 {
-				t.Errorf("peak %v, read %v, latency %v: want records read back and latencies", m.peak, m.read, m.latRun)
+			if m.peak.Records == 0 || m.read.Records != m.peak.Records || m.readDefaultGC.Records != m.peak.Records || m.latRun.P99 == 0 {
+				t.Errorf("peak %v, read %v and %v, latency %v: want records read back twice and latencies", m.peak, m.read, m.readDefaultGC, m.latRun)
 			}
 			if m.latRun.RecordsPerSec > 2400 {
 				t.Errorf("latency run at %.0f records/s, want the 2000/s limit", m.latRun.RecordsPerSec)

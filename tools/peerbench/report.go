@@ -54,6 +54,7 @@ var rows = []row{
 	{"latency run, broker goroutine waits for a CPU over 10 ms (sampled)", "", nil, func(m measurement) string { return m.latSched.String() }},
 	{"latency run, load generator goroutine waits for a CPU over 10 ms (sampled)", "", nil, func(m measurement) string { return m.latClientSched.String() }},
 	{"consume (read back), MiB/s", "%.1f", func(m measurement) float64 { return m.read.MiBps }, nil},
+	{"consume, load generator at GOGC=100, MiB/s", "%.1f", func(m measurement) float64 { return m.readDefaultGC.MiBps }, nil},
 	{"broker peak RSS (VmHWM), MiB", "%.0f", func(m measurement) float64 { return float64(m.hwm) / (1 << 20) }, nil},
 	{"broker RSS at end (VmRSS), MiB", "%.0f", func(m measurement) float64 { return float64(m.rss) / (1 << 20) }, nil},
 }
@@ -73,8 +74,8 @@ func (r report) write(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "Workload: %d-byte records, %d partitions (NATS: subjects of one stream), acks=all, no compression, "+
 		"%d producer client(s); %s%s peak produce, read-back of everything produced, "+
-		"%s latency run at %.0f records/s (%s)%s. %s\n\n",
-		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), latWarm, roundsNote(o.rounds))
+		"%s latency run at %.0f records/s (%s)%s. The load generator runs with GOGC=%d (the brokers with their defaults). %s\n\n",
+		o.recordSize, o.partitions, o.concurrency, warm, o.duration, o.latencyDur, r.latencyRate, r.rateOrigin(), latWarm, o.clientGOGC, roundsNote(o.rounds))
 
 	b.WriteString("| disk ceiling (data dir) | result |\n|---|---|\n")
 	fmt.Fprintf(&b, "| 64 KiB append + fdatasync | %.1f MiB/s |\n", r.disk.Seq64K)
@@ -138,21 +139,21 @@ func roundsNote(rounds int) string {
 		return "One round."
 	}
 	return fmt.Sprintf("%d rounds, each in a rotated order. For each system the table gives its best round per metric: "+
-		"the highest peak produce (with that run's latencies), the highest read-back, the latency run with the lowest p99 "+
+		"the highest peak produce (with that run's latencies), the highest read-back (each of the two), the latency run with the lowest p99 "+
 		"(with that run's rate, p50, p99.9 and its events over 10 ms), and the highest RSS of all rounds; every round is listed after it.", rounds)
 }
 
 // writeRounds lists every round's main figures.
 func (r report) writeRounds(b *strings.Builder) {
-	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | latency run, records/s | latency run, p99 ms | over 10 ms in that run | peak RSS, MiB |\n")
-	b.WriteString("|---|--:|--:|--:|--:|--:|---|--:|\n")
+	b.WriteString("\n| system | round | produce peak, MiB/s | consume, MiB/s | consume at GOGC=100, MiB/s | latency run, records/s | latency run, p99 ms | over 10 ms in that run | peak RSS, MiB |\n")
+	b.WriteString("|---|--:|--:|--:|--:|--:|--:|---|--:|\n")
 	for _, m := range r.rounds {
 		if m.err != nil {
-			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
+			fmt.Fprintf(b, "| %s | %d | failed: %s | | | | | | |\n", columnNames[m.system], m.round, strings.ReplaceAll(oneLine(m.err.Error()), "|", "/"))
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
-			cell("%.1f", m.peak.MiBps), cell("%.1f", m.read.MiBps), cell("%.0f", m.latRun.RecordsPerSec),
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", columnNames[m.system], m.round,
+			cell("%.1f", m.peak.MiBps), cell("%.1f", m.read.MiBps), cell("%.1f", m.readDefaultGC.MiBps), cell("%.0f", m.latRun.RecordsPerSec),
 			cell("%.2f", ms(m.latRun.P99)), m.slowSummary(), cell("%.0f", float64(m.hwm)/(1<<20)))
 	}
 }
