@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,9 +12,11 @@ import (
 	"net/http"
 	"runtime/metrics"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // What held streamd's latency run up. A broker that syncs before
@@ -31,13 +32,25 @@ import (
 
 // The histograms read; each is reported at its first bucket bound from
 // slowAt up (see slowBetween).
-const (
-	flushMetric = "streamd_log_flush_duration_seconds"
-	schedMetric = "go_sched_latencies_seconds" // sampled by the Go runtime
+var (
+	flushSeries = histSeries{family: "streamd_log_flush_duration_seconds"}
+	schedSeries = histSeries{family: "go_sched_latencies_seconds"} // sampled by the Go runtime
 	// Produce requests from reading to answering, fsync wait included.
-	produceMetric = `streamd_request_duration_seconds{api="Produce"}`
-	slowAt        = 0.010 // seconds
+	produceSeries = histSeries{family: "streamd_request_duration_seconds", label: "api", value: "Produce"}
 )
+
+const slowAt = 0.010 // seconds
+
+// histSeries names one histogram in a scrape: a metric family and, when the
+// family is labelled, the value of one label.
+type histSeries struct{ family, label, value string }
+
+func (s histSeries) String() string {
+	if s.label == "" {
+		return s.family
+	}
+	return fmt.Sprintf("%s{%s=%q}", s.family, s.label, s.value)
+}
 
 // histogram is a cumulative histogram as scraped.
 type histogram struct {
@@ -45,51 +58,41 @@ type histogram struct {
 	buckets map[float64]float64 // upper bound in seconds -> events at most that long
 }
 
-// parseHist reads histogram metric's count and buckets from a Prometheus text
-// exposition.
-func parseHist(r io.Reader, metric string) (histogram, error) {
-	// metric may name one series of a labelled histogram: base{k="v"}.
-	base, labels, _ := strings.Cut(metric, "{")
-	countName, bucketPrefix := base+"_count", base+`_bucket{le="`
-	if labels = strings.TrimSuffix(labels, "}"); labels != "" {
-		countName, bucketPrefix = base+"_count{"+labels+"}", base+"_bucket{"+labels+`,le="`
+// parseMetrics reads a Prometheus text exposition, as streamd's admin
+// listener serves it.
+func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	h := histogram{buckets: map[float64]float64{}}
-	found := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		name, rest, ok := strings.Cut(line, " ")
-		if !ok || !strings.HasPrefix(name, base+"_") {
+	return fams, nil
+}
+
+// histOf returns series s from parsed metric families.
+func histOf(fams map[string]*dto.MetricFamily, s histSeries) (histogram, error) {
+	f := fams[s.family]
+	if f == nil {
+		return histogram{}, fmt.Errorf("no %s in the metrics", s)
+	}
+	if f.GetType() != dto.MetricType_HISTOGRAM {
+		return histogram{}, fmt.Errorf("%s is a %s, not a histogram", s.family, f.GetType())
+	}
+	for _, m := range f.GetMetric() {
+		if s.label != "" && !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool {
+			return l.GetName() == s.label && l.GetValue() == s.value
+		}) {
 			continue
 		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-		if err != nil {
-			return h, fmt.Errorf("metrics line %q: %w", line, err)
-		}
-		switch {
-		case name == countName:
-			h.count, found = v, true
-		case strings.HasPrefix(name, bucketPrefix):
-			le := strings.TrimSuffix(strings.TrimPrefix(name, bucketPrefix), `"}`)
-			if le == "+Inf" {
-				continue
+		h := histogram{count: float64(m.GetHistogram().GetSampleCount()), buckets: map[float64]float64{}}
+		for _, b := range m.GetHistogram().GetBucket() {
+			if !math.IsInf(b.GetUpperBound(), 1) {
+				h.buckets[b.GetUpperBound()] = float64(b.GetCumulativeCount())
 			}
-			b, err := strconv.ParseFloat(le, 64)
-			if err != nil {
-				return h, fmt.Errorf("metrics line %q: %w", line, err)
-			}
-			h.buckets[b] = v
 		}
+		return h, nil
 	}
-	if err := sc.Err(); err != nil {
-		return h, err
-	}
-	if !found {
-		return h, fmt.Errorf("no %s in the metrics", countName)
-	}
-	return h, nil
+	return histogram{}, fmt.Errorf("no %s in the metrics", s)
 }
 
 // slowEvents is what one run's events (flushes, requests, scheduler waits) were:
@@ -181,12 +184,16 @@ func scrapeBrokerHists(ctx context.Context, adminAddr string) (brokerHists, erro
 	if resp.StatusCode != http.StatusOK {
 		return brokerHists{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
+	fams, err := parseMetrics(bytes.NewReader(body))
+	if err != nil {
+		return brokerHists{}, err
+	}
 	var h brokerHists
 	for _, f := range []struct {
 		dst    *histogram
-		metric string
-	}{{&h.flush, flushMetric}, {&h.sched, schedMetric}, {&h.produce, produceMetric}} {
-		if *f.dst, err = parseHist(bytes.NewReader(body), f.metric); err != nil {
+		series histSeries
+	}{{&h.flush, flushSeries}, {&h.sched, schedSeries}, {&h.produce, produceSeries}} {
+		if *f.dst, err = histOf(fams, f.series); err != nil {
 			return brokerHists{}, err
 		}
 	}

@@ -25,7 +25,8 @@ streamd_requests_total{api="Produce"} 7
 `
 
 // Later: 1000 more flushes, 4 of them over 10 ms, the slowest under 50 ms.
-const flushMetricsAfter = `streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0
+const flushMetricsAfter = `# TYPE streamd_log_flush_duration_seconds histogram
+streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0
 streamd_log_flush_duration_seconds_bucket{le="0.001"} 1000
 streamd_log_flush_duration_seconds_bucket{le="0.005"} 1090
 streamd_log_flush_duration_seconds_bucket{le="0.01"} 1096
@@ -35,12 +36,23 @@ streamd_log_flush_duration_seconds_sum 3.5
 streamd_log_flush_duration_seconds_count 1100
 `
 
+const flushType = "# TYPE streamd_log_flush_duration_seconds histogram\n"
+
+// parseHist parses a metrics text and returns series s from it.
+func parseHist(text string, s histSeries) (histogram, error) {
+	fams, err := parseMetrics(strings.NewReader(text))
+	if err != nil {
+		return histogram{}, err
+	}
+	return histOf(fams, s)
+}
+
 func TestFlushesBetween(t *testing.T) {
-	before, err := parseHist(strings.NewReader(flushMetricsBefore), flushMetric)
+	before, err := parseHist(flushMetricsBefore, flushSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := parseHist(strings.NewReader(flushMetricsAfter), flushMetric)
+	after, err := parseHist(flushMetricsAfter, flushSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,12 +72,13 @@ func TestFlushesBetween(t *testing.T) {
 	if s.String() != "0 of 0" {
 		t.Errorf("no flushes: %q", s.String())
 	}
-	fast, err := parseHist(strings.NewReader(strings.Join([]string{
+	fast, err := parseHist(strings.Join([]string{
+		"# TYPE streamd_log_flush_duration_seconds histogram",
 		`streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0`,
 		`streamd_log_flush_duration_seconds_bucket{le="0.001"} 100`,
 		`streamd_log_flush_duration_seconds_bucket{le="0.01"} 100`,
 		`streamd_log_flush_duration_seconds_count 100`,
-	}, "\n")), flushMetric)
+	}, "\n")+"\n", flushSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,14 +93,15 @@ func TestFlushesBetween(t *testing.T) {
 func TestParseFlushHistErrors(t *testing.T) {
 	for _, text := range []string{
 		"streamd_requests_total 3\n", // no histogram
-		"streamd_log_flush_duration_seconds_count x\n",
-		"streamd_log_flush_duration_seconds_bucket{le=\"a\"} 1\nstreamd_log_flush_duration_seconds_count 1\n",
+		"# TYPE streamd_log_flush_duration_seconds counter\nstreamd_log_flush_duration_seconds 3\n",
+		flushType + "streamd_log_flush_duration_seconds_count x\n",
+		flushType + "streamd_log_flush_duration_seconds_bucket{le=\"a\"} 1\nstreamd_log_flush_duration_seconds_count 1\n",
 	} {
-		if _, err := parseHist(strings.NewReader(text), flushMetric); err == nil {
+		if _, err := parseHist(text, flushSeries); err == nil {
 			t.Errorf("parseHist(%q) = nil error", text)
 		}
 	}
-	h, err := parseHist(strings.NewReader("streamd_log_flush_duration_seconds_count 1\n"), flushMetric)
+	h, err := parseHist(flushType+"streamd_log_flush_duration_seconds_count 1\n", flushSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,13 +121,13 @@ func TestSchedWaitsBetween(t *testing.T) {
 			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="0.11744051199999998"} %d`, n3),
 			fmt.Sprintf(`go_sched_latencies_seconds_bucket{le="+Inf"} %d`, count),
 			fmt.Sprintf(`go_sched_latencies_seconds_count %d`, count),
-		}, "\n")
+		}, "\n") + "\n"
 	}
-	before, err := parseHist(strings.NewReader(text(100, 110, 110, 110)), schedMetric)
+	before, err := parseHist(text(100, 110, 110, 110), schedSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	after, err := parseHist(strings.NewReader(text(1000, 1097, 1110, 1110)), schedMetric)
+	after, err := parseHist(text(1000, 1097, 1110, 1110), schedSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +141,7 @@ func TestSchedWaitsBetween(t *testing.T) {
 	if got := s.String(); got != "13 of 1000 (slowest ≤ 117 ms)" {
 		t.Errorf("String = %q", got)
 	}
-	small, _ := parseHist(strings.NewReader(`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n"), schedMetric)
+	small, _ := parseHist("# TYPE go_sched_latencies_seconds histogram\n"+`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n", schedSeries)
 	if _, err := slowBetween(small, small); err == nil {
 		t.Error("a histogram with no bound from 10 ms up gave no error")
 	}
@@ -136,6 +150,7 @@ func TestSchedWaitsBetween(t *testing.T) {
 // A labelled series: the Produce latencies among other APIs'.
 func TestParseHistLabelled(t *testing.T) {
 	text := strings.Join([]string{
+		"# TYPE streamd_request_duration_seconds histogram",
 		`streamd_request_duration_seconds_bucket{api="Fetch",le="0.01"} 7`,
 		`streamd_request_duration_seconds_count{api="Fetch"} 9`,
 		`streamd_request_duration_seconds_bucket{api="Produce",le="0.005"} 90`,
@@ -143,8 +158,8 @@ func TestParseHistLabelled(t *testing.T) {
 		`streamd_request_duration_seconds_bucket{api="Produce",le="0.025"} 100`,
 		`streamd_request_duration_seconds_bucket{api="Produce",le="+Inf"} 100`,
 		`streamd_request_duration_seconds_count{api="Produce"} 100`,
-	}, "\n")
-	h, err := parseHist(strings.NewReader(text), produceMetric)
+	}, "\n") + "\n"
+	h, err := parseHist(text, produceSeries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +170,7 @@ func TestParseHistLabelled(t *testing.T) {
 	if s.Count != 100 || s.Over != 2 || s.SlowestUnder != 25*time.Millisecond {
 		t.Errorf("Produce requests: %+v; want 100, 2 over 10 ms, the slowest under 25 ms", s)
 	}
-	if _, err := parseHist(strings.NewReader(text), `streamd_request_duration_seconds{api="Metadata"}`); err == nil {
+	if _, err := parseHist(text, histSeries{family: "streamd_request_duration_seconds", label: "api", value: "Metadata"}); err == nil {
 		t.Error("a series that is not there gave no error")
 	}
 }
