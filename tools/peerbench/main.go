@@ -237,10 +237,9 @@ type measurement struct {
 // bestOf combines one system's rounds into the reported measurement: per
 // metric the best round without an error (the highest peak produce, with
 // that run's latencies; the highest read-back, and the highest at GOGC=100;
-// the latency run with the lowest
-// p99, with that run's rate, p50, p99.9 and events over 10 ms) and, for
-// memory, the highest of all rounds. When every round failed it is the last
-// one.
+// the latency run with the lowest p99, with that run's rate, p50, p99.9 and
+// events over 10 ms) and, for memory, the highest of all rounds. When every
+// round failed it is the last one.
 func bestOf(ms []measurement) measurement {
 	var ok []measurement
 	for _, m := range ms {
@@ -337,6 +336,7 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
 		return m
 	}
+	m.readDefaultGC = m.read
 	if o.clientGOGC != goDefaultGOGC {
 		old := debug.SetGCPercent(goDefaultGOGC)
 		m.readDefaultGC, ok = step("consume at GOGC=100", func() (bench.Result, error) {
