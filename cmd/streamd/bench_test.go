@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -31,4 +32,52 @@ func TestBenchProduceThenConsume(t *testing.T) {
 		t.Fatalf("bench consume printed %q, want all records: 3000 + 300 measured + at least 100 of warm-up", r.stdout)
 	}
 	fails(t, "Warmup: -1s is negative", "", b, "bench", "produce", "--warmup", "-1s", "--records", "10")
+}
+
+// gcPercent returns the process's current GOGC.
+func gcPercent() int {
+	p := debug.SetGCPercent(100)
+	debug.SetGCPercent(p)
+	return p
+}
+
+// The bench sets its own GOGC for the run (400, or --gogc; a GOGC
+// environment variable wins over the default only) and restores it after.
+func TestBenchGOGC(t *testing.T) {
+	before := gcPercent()
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want int
+	}{
+		{"", nil, defaultBenchGOGC},
+		{"", []string{"--gogc", "250"}, 250},
+		{"150", nil, before}, // the environment's GOGC already applies
+		{"150", []string{"--gogc", "300"}, 300},
+	} {
+		t.Run(fmt.Sprintf("env=%q,%v", tc.env, tc.args), func(t *testing.T) {
+			t.Setenv("GOGC", tc.env)
+			cmd := newBenchCmd(&globals{})
+			consume, _, err := cmd.Find([]string{"consume"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := consume.ParseFlags(tc.args); err != nil {
+				t.Fatal(err)
+			}
+			restore, err := setBenchGOGC(consume)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := gcPercent(); got != tc.want {
+				t.Errorf("GOGC during the run = %d, want %d", got, tc.want)
+			}
+			restore()
+			if got := gcPercent(); got != before {
+				t.Errorf("GOGC after the run = %d, want %d restored", got, before)
+			}
+		})
+	}
+	b := "--brokers=" + brokertest.Start(t)
+	fails(t, "--gogc 0: must be positive", "", b, "bench", "consume", "--gogc", "0")
 }
