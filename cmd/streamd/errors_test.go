@@ -67,6 +67,8 @@ func TestUnreachableBrokerFailsFast(t *testing.T) {
 		{"topic", "create", "x", "-p", "1", "--timeout", "3s"},
 		{"produce", "x", "--timeout", "3s"},
 		{"consume", "x"},
+		{"bench", "produce", "--records", "10"},
+		{"bench", "consume", "--records", "10"},
 	} {
 		start := time.Now()
 		fails(t, "cannot reach any broker ("+b[len("--brokers="):]+")", "a\n", append([]string{b}, args...)...)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -188,4 +189,28 @@ func mustClient(t *testing.T, brokers []string) *kgo.Client {
 	}
 	t.Cleanup(cl.Close)
 	return cl
+}
+
+// A run against a broker that does not answer fails at once, naming it,
+// instead of retrying for as long as the run may last.
+func TestUnreachableBroker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	want := "cannot reach any broker (" + addr + ")"
+	start := time.Now()
+	_, err = Consume(testCtx(t), ConsumeConfig{Brokers: []string{addr}, Topic: "t", Records: 10})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Consume = %v, want an error containing %q", err, want)
+	}
+	_, err = Produce(testCtx(t), ProduceConfig{Brokers: []string{addr}, Topic: "t", Records: 10, RecordSize: 10})
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Produce = %v, want an error containing %q", err, want)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v to report refused connections", d)
+	}
 }

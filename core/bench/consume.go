@@ -13,6 +13,7 @@ import (
 // c.Records records were read or c.Duration passed, whichever comes first.
 // Retriable fetch errors (such as a topic that does not exist yet) are
 // retried by kgo; the first other fetch error ends the run and is returned.
+// When no broker answers at the start, it returns at once.
 func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 	c, err := c.normalize()
 	if err != nil {
@@ -31,6 +32,9 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 		return Result{}, fmt.Errorf("bench: consumer client: %w", err)
 	}
 	defer cl.Close()
+	if err := reachable(ctx, cl, c.Brokers); err != nil {
+		return Result{}, err
+	}
 
 	runCtx := ctx
 	if c.Duration > 0 {

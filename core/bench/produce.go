@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,6 +177,21 @@ func producerOpts(c ProduceConfig) []kgo.Opt {
 	return opts
 }
 
+// pingTimeout bounds how long a run waits for the first answer of a broker.
+const pingTimeout = 10 * time.Second
+
+// reachable checks, within pingTimeout, that one of the brokers answers, so
+// a run against a cluster that is down fails at once with a clear error
+// instead of retrying for as long as the run may last.
+func reachable(ctx context.Context, cl *kgo.Client, brokers []string) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := cl.Ping(ctx); err != nil {
+		return fmt.Errorf("bench: cannot reach any broker (%s): %w", strings.Join(brokers, ","), err)
+	}
+	return nil
+}
+
 // EnsureTopic creates topic with the given partition count and replication
 // factor 1 unless it already exists.
 func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions int32) error {
@@ -184,6 +200,9 @@ func EnsureTopic(ctx context.Context, brokers []string, topic string, partitions
 		return fmt.Errorf("bench: admin client: %w", err)
 	}
 	defer cl.Close()
+	if err := reachable(ctx, cl, brokers); err != nil {
+		return err
+	}
 	_, err = kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("bench: create topic %q: %w", topic, err)
