@@ -144,5 +144,6 @@ func newBenchConsumeCmd(g *globals) *cobra.Command {
 	f.Int64Var(&cfg.Records, "records", defaultBenchRecords, "records to consume (with only --duration: unbounded)")
 	f.DurationVar(&cfg.Duration, "duration", 0, "stop after this long")
 	f.Int32Var(&cfg.FetchMaxBytes, "fetch-max-bytes", 0, "maximum bytes per fetch (0: kgo's default)")
+	f.DurationVar(&cfg.IdleTimeout, "idle-timeout", 10*time.Second, "stop when no record arrives for this long: an error if the topic does not exist or fewer than --records were read (0: wait as long as --duration allows)")
 	return c
 }

@@ -32,6 +32,9 @@ func TestBenchProduceThenConsume(t *testing.T) {
 		t.Fatalf("bench consume printed %q, want all records: 3000 + 300 measured + at least 100 of warm-up", r.stdout)
 	}
 	fails(t, "Warmup: -1s is negative", "", b, "bench", "produce", "--warmup", "-1s", "--records", "10")
+	// Nothing to read: a clear error after the idle timeout, not a wait forever.
+	fails(t, `topic "missing" does not exist`, "", b, "bench", "consume", "--topic", "missing", "--idle-timeout", "500ms")
+	fails(t, fmt.Sprintf("no record for 500ms after reading %d of 100000", n), "", b, "bench", "consume", "--topic", "perf", "--records", "100000", "--idle-timeout", "500ms")
 }
 
 // gcPercent returns the process's current GOGC.

@@ -105,6 +105,11 @@ type ConsumeConfig struct {
 	Duration time.Duration
 	// FetchMaxBytes is kgo's FetchMaxBytes; 0 keeps kgo's default (50 MiB).
 	FetchMaxBytes int32
+	// IdleTimeout ends the run when no record arrives for this long
+	// (kafka-consumer-perf-test's --timeout): with an error when the topic
+	// does not exist or Records were not all read, else like reaching
+	// Duration. 0 waits as long as Duration allows.
+	IdleTimeout time.Duration
 	// Progress receives one line per second; nil means silent.
 	Progress io.Writer
 }
@@ -220,6 +225,9 @@ func (c ConsumeConfig) normalize() (ConsumeConfig, error) {
 	errs = append(errs, checkBounds(c.Records, c.Duration)...)
 	if c.FetchMaxBytes < 0 {
 		errs = append(errs, fmt.Sprintf("FetchMaxBytes: %d is negative", c.FetchMaxBytes))
+	}
+	if c.IdleTimeout < 0 {
+		errs = append(errs, fmt.Sprintf("IdleTimeout: %s is negative", c.IdleTimeout))
 	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("bench: invalid consume config: %s", strings.Join(errs, "; "))

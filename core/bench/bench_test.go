@@ -214,3 +214,29 @@ func TestUnreachableBroker(t *testing.T) {
 		t.Errorf("took %v to report refused connections", d)
 	}
 }
+
+// A consume run that waits IdleTimeout for a record ends with an error that
+// says why: the topic does not exist, or nothing more came.
+func TestConsumeIdleTimeout(t *testing.T) {
+	brokers := newCluster(t)
+	if _, err := Produce(testCtx(t), ProduceConfig{Brokers: brokers, Topic: "few", Partitions: 2, Records: 5, RecordSize: 10}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Consume(testCtx(t), ConsumeConfig{Brokers: brokers, Topic: "few", Records: 100, IdleTimeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), "no record for 300ms after reading 5 of 100") || res.Records != 5 {
+		t.Errorf("Consume = %v, %v; want the 5 records and an idle timeout error", res, err)
+	}
+	// Bounded by time alone: running out of records ends the run.
+	res, err = Consume(testCtx(t), ConsumeConfig{Brokers: brokers, Topic: "few", Duration: time.Minute, IdleTimeout: 300 * time.Millisecond})
+	if err != nil || res.Records != 5 {
+		t.Errorf("Consume for a minute = %v, %v; want the 5 records, no error, well before the minute", res, err)
+	}
+	start := time.Now()
+	_, err = Consume(testCtx(t), ConsumeConfig{Brokers: brokers, Topic: "missing", Duration: time.Minute, IdleTimeout: 300 * time.Millisecond})
+	if err == nil || !strings.Contains(err.Error(), `topic "missing" does not exist`) {
+		t.Errorf("Consume of a missing topic = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v with a 300ms idle timeout", d)
+	}
+}

@@ -74,8 +74,8 @@ func TestConsumeConfigValidation(t *testing.T) {
 		{"valid records", ConsumeConfig{Brokers: []string{"b:1"}, Topic: "t", Records: 1}, nil},
 		{"valid duration", ConsumeConfig{Brokers: []string{"b:1"}, Topic: "t", Duration: time.Second}, nil},
 		{"empty", ConsumeConfig{}, []string{"Brokers", "Topic", "Records or Duration"}},
-		{"negative", ConsumeConfig{Brokers: []string{"b:1"}, Topic: "t", Records: -1, FetchMaxBytes: -1},
-			[]string{"Records: -1", "FetchMaxBytes: -1"}},
+		{"negative", ConsumeConfig{Brokers: []string{"b:1"}, Topic: "t", Records: -1, FetchMaxBytes: -1, IdleTimeout: -time.Second},
+			[]string{"Records: -1", "FetchMaxBytes: -1", "IdleTimeout: -1s"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.c.normalize()

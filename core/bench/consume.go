@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -12,8 +14,11 @@ import (
 // Consume reads c.Topic from the earliest offset of every partition until
 // c.Records records were read or c.Duration passed, whichever comes first.
 // Retriable fetch errors (such as a topic that does not exist yet) are
-// retried by kgo; the first other fetch error ends the run and is returned.
-// When no broker answers at the start, it returns at once.
+// retried by kgo until c.IdleTimeout passes without a record (an error when
+// the topic does not exist or fewer than c.Records were read; a run bounded
+// by Duration alone just ends); the first other fetch error ends the run and
+// is returned. When no broker answers at the
+// start, it returns at once.
 func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 	c, err := c.normalize()
 	if err != nil {
@@ -44,16 +49,30 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 	}
 	m := StartMeter("consume", c.Progress)
 	var fetchErr error
+	last := time.Now() // when the last record arrived (or the run started)
 	for fetchErr == nil && (c.Records == 0 || m.Records() < c.Records) {
-		fs := cl.PollFetches(runCtx)
+		pollCtx, cancel := runCtx, context.CancelFunc(func() {})
+		if c.IdleTimeout > 0 {
+			pollCtx, cancel = context.WithDeadline(runCtx, last.Add(c.IdleTimeout))
+		}
+		fs := cl.PollFetches(pollCtx)
+		cancel()
+		var got int64
 		fs.EachPartition(func(p kgo.FetchTopicPartition) {
 			var bytes int64
 			for _, r := range p.Records {
 				bytes += int64(len(r.Key) + len(r.Value))
 			}
+			got += int64(len(p.Records))
 			m.Add(int64(len(p.Records)), bytes)
 		})
 		if runCtx.Err() != nil {
+			break
+		}
+		if got > 0 {
+			last = time.Now()
+		} else if c.IdleTimeout > 0 && time.Since(last) >= c.IdleTimeout {
+			fetchErr = idleError(ctx, cl, c, m.Records()) // nil: the run just ends
 			break
 		}
 		fs.EachError(func(_ string, _ int32, err error) {
@@ -70,4 +89,20 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 		return res, fmt.Errorf("bench: consume: %w", fetchErr)
 	}
 	return res, nil
+}
+
+// idleError explains a run that waited IdleTimeout for a record: the topic
+// does not exist, or fewer records than c.Records came. A run bounded by
+// Duration alone (c.Records 0) just ends, as when Duration passes: nil.
+func idleError(ctx context.Context, cl *kgo.Client, c ConsumeConfig, read int64) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	topics, err := kadm.NewClient(cl).ListTopics(ctx, c.Topic)
+	if err == nil && !topics.Has(c.Topic) {
+		return fmt.Errorf("topic %q does not exist", c.Topic)
+	}
+	if c.Records == 0 {
+		return nil
+	}
+	return fmt.Errorf("no record for %s after reading %d of %d (see the idle timeout)", c.IdleTimeout, read, c.Records)
 }
