@@ -231,6 +231,9 @@ func TestConsumeIdleTimeout(t *testing.T) {
 	if err != nil || res.Records != 5 {
 		t.Errorf("Consume for a minute = %v, %v; want the 5 records, no error, well before the minute", res, err)
 	}
+	if res.Elapsed >= 300*time.Millisecond {
+		t.Errorf("elapsed %v counts the idle wait at the end", res.Elapsed)
+	}
 	start := time.Now()
 	_, err = Consume(testCtx(t), ConsumeConfig{Brokers: brokers, Topic: "missing", Duration: time.Minute, IdleTimeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), `topic "missing" does not exist`) {

@@ -49,6 +49,7 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 	}
 	m := StartMeter("consume", c.Progress)
 	var fetchErr error
+	idle := false      // the run ended waiting IdleTimeout for a record
 	last := time.Now() // when the last record arrived (or the run started)
 	for fetchErr == nil && (c.Records == 0 || m.Records() < c.Records) {
 		pollCtx, cancel := runCtx, context.CancelFunc(func() {})
@@ -73,6 +74,7 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 			last = time.Now()
 		} else if c.IdleTimeout > 0 && time.Since(last) >= c.IdleTimeout {
 			fetchErr = idleError(ctx, cl, c, m.Records()) // nil: the run just ends
+			idle = true
 			break
 		}
 		fs.EachError(func(_ string, _ int32, err error) {
@@ -81,7 +83,11 @@ func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 			}
 		})
 	}
-	res := m.Stop()
+	end := time.Now()
+	if idle && m.Records() > 0 {
+		end = last // the wait for nothing is not part of the run
+	}
+	res := m.StopAt(end)
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("bench: consume: %w", err)
 	}

@@ -71,9 +71,13 @@ func (m *Meter) Records() int64 { return m.records.Load() }
 
 // Stop stops the clock and the progress line and returns the result. Later
 // calls return the same result.
-func (m *Meter) Stop() Result {
+func (m *Meter) Stop() Result { return m.StopAt(time.Now()) }
+
+// StopAt is Stop with the clock stopped at end (say, when the last record
+// came, for a run that then waited in vain).
+func (m *Meter) StopAt(end time.Time) Result {
 	m.stopOnce.Do(func() {
-		elapsed := time.Since(m.start)
+		elapsed := end.Sub(m.start)
 		close(m.stop)
 		<-m.done
 		m.result = newResult(m.records.Load(), m.bytes.Load(), elapsed, &m.hist)
