@@ -13,12 +13,12 @@ import (
 
 // Consume reads c.Topic from the earliest offset of every partition until
 // c.Records records were read or c.Duration passed, whichever comes first.
-// Retriable fetch errors (such as a topic that does not exist yet) are
-// retried by kgo until c.IdleTimeout passes without a record (an error when
-// the topic does not exist or fewer than c.Records were read; a run bounded
-// by Duration alone just ends); the first other fetch error ends the run and
-// is returned. When no broker answers at the
-// start, it returns at once.
+// When no broker answers at the start, it returns at once. Retriable fetch
+// errors (such as a topic that does not exist yet) are retried by kgo until
+// c.IdleTimeout passes without a record: then the run ends, with an error
+// when the topic does not exist or fewer than c.Records were read (a run
+// bounded by Duration alone just ends). The first other fetch error ends the
+// run and is returned.
 func Consume(ctx context.Context, c ConsumeConfig) (Result, error) {
 	c, err := c.normalize()
 	if err != nil {
