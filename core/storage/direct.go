@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 )
 
 // Direct I/O appends (Options.DirectIO, with Options.Fsync).
@@ -154,7 +153,7 @@ func alignUp(n int64) int64   { return (n + dioAlign - 1) &^ (dioAlign - 1) }
 // first byte is aligned to dioAlign.
 func alignedBuf(n int) []byte {
 	raw := make([]byte, n+dioAlign)
-	off := int(-uintptr(unsafe.Pointer(&raw[0])) & (dioAlign - 1))
+	off := int(-uintptrOf(&raw[0]) & (dioAlign - 1))
 	return raw[off : off+n : off+n]
 }
 

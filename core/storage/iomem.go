@@ -1,6 +1,9 @@
 package storage
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 // Memory for direct I/O. Every O_DIRECT read lands in a buffer of
 // directChunk bytes from ioBufs, and every tail chunk a direct write sends
@@ -127,3 +130,5 @@ func (s *ioSlab) ownsLocked(b []byte) bool {
 	lo, hi := &s.mem[0], &s.mem[len(s.mem)-1]
 	return uintptrOf(p) >= uintptrOf(lo) && uintptrOf(p) <= uintptrOf(hi)
 }
+
+func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }

@@ -1,10 +1,6 @@
 package storage
 
-import (
-	"unsafe"
-
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // mapIOMem returns n bytes of anonymous memory outside the Go heap, aligned
 // to hugePage and advised to be backed by transparent huge pages, or nil when
@@ -22,5 +18,3 @@ func mapIOMem(n int) []byte {
 	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
 	return b
 }
-
-func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
