@@ -24,7 +24,8 @@ streamd_log_flush_duration_seconds_count 100
 streamd_requests_total{api="Produce"} 7
 `
 
-// Later: 1000 more flushes, 4 of them over 10 ms, the slowest under 50 ms.
+// Later: 1000 more flushes, 992 of them under 5 ms, 4 over 10 ms, the
+// slowest under 50 ms.
 const flushMetricsAfter = `# TYPE streamd_log_flush_duration_seconds histogram
 streamd_log_flush_duration_seconds_bucket{le="0.0001"} 0
 streamd_log_flush_duration_seconds_bucket{le="0.001"} 1000
@@ -60,11 +61,11 @@ func TestFlushesBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := slowEvents{Watched: true, Count: 1000, Over: 4, SlowestUnder: 50 * time.Millisecond}
+	want := slowEvents{Watched: true, Count: 1000, Over: 4, P99Under: 5 * time.Millisecond, SlowestUnder: 50 * time.Millisecond}
 	if s != want {
 		t.Errorf("slowBetween = %+v; want %+v", s, want)
 	}
-	if got := s.String(); got != "4 of 1000 (slowest ≤ 50 ms)" {
+	if got := s.String(); got != "4 of 1000 (99% ≤ 5 ms, slowest ≤ 50 ms)" {
 		t.Errorf("String = %q", got)
 	}
 	// Nothing slow: the slowest bound is the first that holds them all.
@@ -82,7 +83,7 @@ func TestFlushesBetween(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := slowBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.SlowestUnder != time.Millisecond {
+	if s, _ := slowBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.P99Under != time.Millisecond || s.SlowestUnder != time.Millisecond {
 		t.Errorf("100 flushes all under 1 ms: %+v", s)
 	}
 	if (slowEvents{}).String() != "—" {
@@ -138,7 +139,7 @@ func TestSchedWaitsBetween(t *testing.T) {
 	if !s.Watched || s.Count != 1000 || s.Over != 13 || (s.SlowestUnder-117440512*time.Nanosecond).Abs() > time.Microsecond {
 		t.Errorf("slowBetween = %+v; want 1000 waits, 13 over 10.5 ms, the slowest under 117.44 ms", s)
 	}
-	if got := s.String(); got != "13 of 1000 (slowest ≤ 117 ms)" {
+	if got := s.String(); got != "13 of 1000 (99% ≤ 117 ms, slowest ≤ 117 ms)" {
 		t.Errorf("String = %q", got)
 	}
 	small, _ := parseHist("# TYPE go_sched_latencies_seconds histogram\n"+`go_sched_latencies_seconds_bucket{le="0.001"} 1`+"\ngo_sched_latencies_seconds_count 1\n", schedSeries)
@@ -167,8 +168,8 @@ func TestParseHistLabelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Count != 100 || s.Over != 2 || s.SlowestUnder != 25*time.Millisecond {
-		t.Errorf("Produce requests: %+v; want 100, 2 over 10 ms, the slowest under 25 ms", s)
+	if s.Count != 100 || s.Over != 2 || s.P99Under != 25*time.Millisecond || s.SlowestUnder != 25*time.Millisecond {
+		t.Errorf("Produce requests: %+v; want 100, 2 over 10 ms, 99%% and the slowest under 25 ms", s)
 	}
 	if _, err := parseHist(text, histSeries{family: "streamd_request_duration_seconds", label: "api", value: "Metadata"}); err == nil {
 		t.Error("a series that is not there gave no error")

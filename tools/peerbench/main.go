@@ -99,7 +99,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.out, "out", "", "also write the markdown report to this file")
 	fs.BoolVar(&o.quiet, "quiet", false, "no per-second progress lines on stderr")
 	fs.IntVar(&o.clientGOGC, "client-gogc", 400, "GOGC of the load generator (this process only; every broker keeps its own default): at Go's default of 100 its garbage collector, not the broker, bounds the read-back; a second read-back at 100 is reported too")
-	fs.IntVar(&o.rounds, "rounds", 2, "rounds over all systems, each in a rotated order; each system's best round per metric is reported, and every round")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds over all systems, each in a rotated order; each system's best round per metric is reported, and every round")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -327,21 +327,24 @@ func measureSystem(ctx context.Context, log *slog.Logger, o options, name, base 
 		*rate = m.peak.RecordsPerSec / 2
 	}
 	total := m.warm.Records + m.peak.Records
-	if m.read, ok = step("consume", func() (bench.Result, error) {
-		return w.consume(ctx, "bench", total, 2*o.duration+30*time.Second, label("read-back"))
-	}); !ok {
-		return m
+	// readBack reads everything produced to bench; reading less is a failure.
+	readBack := func(what, lbl string) (bench.Result, bool) {
+		r, ok := step(what, func() (bench.Result, error) {
+			return w.consume(ctx, "bench", total, 2*o.duration+30*time.Second, label(lbl))
+		})
+		if ok && r.Records < total {
+			m.err = fmt.Errorf("%s read %d of %d records", what, r.Records, total)
+			ok = false
+		}
+		return r, ok
 	}
-	if m.read.Records < total {
-		m.err = fmt.Errorf("consume read %d of %d records", m.read.Records, total)
+	if m.read, ok = readBack("consume", "read-back"); !ok {
 		return m
 	}
 	m.readDefaultGC = m.read
 	if o.clientGOGC != goDefaultGOGC {
 		old := debug.SetGCPercent(goDefaultGOGC)
-		m.readDefaultGC, ok = step("consume at GOGC=100", func() (bench.Result, error) {
-			return w.consume(ctx, "bench", total, 2*o.duration+30*time.Second, label("read-back, GOGC=100"))
-		})
+		m.readDefaultGC, ok = readBack("consume at GOGC=100", "read-back, GOGC=100")
 		debug.SetGCPercent(old)
 		if !ok {
 			return m
