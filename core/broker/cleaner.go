@@ -71,7 +71,11 @@ func (b *Broker) startCleaner() {
 		stats:  make(map[*partition]cleanStats),
 		labels: make(map[*partition]prometheus.Labels),
 	}
-	b.metrics.register(b.log, "cleaner", m.dirty, m.lastClean, m.reclaimed)
+	offsetMap := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "streamd_cleaner_offset_map_bytes",
+		Help: "Memory of the cleaner's offset maps in use now, outside the Go heap (at most 128 MiB, Kafka's log.cleaner.dedupe.buffer.size default, per pass in progress).",
+	}, func() float64 { return float64(storage.OffsetMapBytes()) })
+	b.metrics.register(b.log, "cleaner", m.dirty, m.lastClean, m.reclaimed, offsetMap)
 	b.cleaner = m
 	b.everyLowPriority(interval, func() { b.cleanLogs(m) })
 }

@@ -52,7 +52,8 @@ func scrapeMetrics(t *testing.T, adminAddr string) map[string]float64 {
 
 // TestCleanerMetrics: every compacted partition has its log start and end offsets,
 // size, segments, dirty ratio, last cleaning time and bytes reclaimed as metrics, and
-// they go away with the topic.
+// they go away with the topic; the offset maps' memory is reported, and is back to 0
+// once no pass runs.
 func TestCleanerMetrics(t *testing.T) {
 	b := brokertest.StartBroker(t, brokertest.WithConfig(func(c *config.Config) { c.LogRetentionCheckIntervalMs = 100 }))
 	adm := newAdmin(t, b.Addr())
@@ -107,6 +108,9 @@ func TestCleanerMetrics(t *testing.T) {
 	if _, ok := m[p1("streamd_cleaner_last_clean_timestamp_seconds")]; ok {
 		t.Error("partition 1 has a last clean time but was never cleaned")
 	}
+	if got, ok := m["streamd_cleaner_offset_map_bytes"]; !ok || got < 0 || got > 128<<20 {
+		t.Errorf("offset map bytes %v (%v), want 0 to 128 MiB", got, ok)
+	}
 
 	if _, err := adm.DeleteTopic(ctxT(t, 10*time.Second), "cm"); err != nil {
 		t.Fatal(err)
@@ -120,11 +124,12 @@ func TestCleanerMetrics(t *testing.T) {
 				left = append(left, k)
 			}
 		}
-		if len(left) == 0 {
+		if len(left) == 0 && m["streamd_cleaner_offset_map_bytes"] == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("metrics of the deleted topic still there after 20s: %v", left)
+			t.Fatalf("after 20s, metrics of the deleted topic still there: %v; offset map bytes %v, want 0 with no pass running",
+				left, m["streamd_cleaner_offset_map_bytes"])
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math/bits"
 	"runtime"
+	"sync/atomic"
 )
 
 // offsetMap is the key -> latest offset map of a compaction pass, after
@@ -42,14 +43,28 @@ type offsetMap struct {
 
 // slotMem frees a table that allocSlots took outside the Go heap: by
 // offsetMap.release, or by a cleanup once the map is unreachable.
-type slotMem struct{ free func() }
+type slotMem struct {
+	free  func()
+	bytes int64 // the table's size, counted in offsetMapBytes while mapped
+}
 
 func (sm *slotMem) release() {
 	if sm.free != nil {
 		sm.free()
 		sm.free = nil
+		offsetMapBytes.Add(-sm.bytes)
+		sm.bytes = 0
 	}
 }
+
+// offsetMapBytes is the memory of the offset-map tables mapped outside the Go
+// heap now (a table that fell back to the heap counts in the heap's metrics).
+var offsetMapBytes atomic.Int64
+
+// OffsetMapBytes returns the memory of the cleaner's offset maps in use now
+// outside the Go heap: at most Kafka's log.cleaner.dedupe.buffer.size (128
+// MiB) per cleaning pass in progress.
+func OffsetMapBytes() int64 { return offsetMapBytes.Load() }
 
 type offsetSlot struct {
 	h1, h2 uint64
@@ -92,6 +107,11 @@ func (m *offsetMap) release() {
 func (m *offsetMap) resize(n int) {
 	old, oldMem := m.slots, *m.mem
 	m.slots, m.mem.free = allocSlots(n)
+	m.mem.bytes = 0
+	if m.mem.free != nil {
+		m.mem.bytes = int64(n) * offsetSlotBytes
+		offsetMapBytes.Add(m.mem.bytes)
+	}
 	defer oldMem.release()
 	m.limit = max(n*offsetMapLoadNum/offsetMapLoadDen, 1)
 	for i := range old {

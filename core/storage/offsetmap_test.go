@@ -9,6 +9,7 @@ import (
 
 func TestOffsetMap(t *testing.T) {
 	m := newOffsetMap(10) // 14 slots, room for 10 keys
+	defer m.release()
 	if m.free() != 10 {
 		t.Fatalf("free %d, want 10", m.free())
 	}
@@ -45,6 +46,7 @@ func TestOffsetMap(t *testing.T) {
 	}
 
 	e := newOffsetMap(1)
+	defer e.release()
 	if !e.put([]byte{}, 0) {
 		t.Fatal("put of the empty key refused")
 	}
@@ -60,6 +62,7 @@ func TestOffsetMap(t *testing.T) {
 func TestOffsetMapAgainstMap(t *testing.T) {
 	const keys = 50_000
 	m := newOffsetMap(keys)
+	defer m.release()
 	want := map[string]int64{}
 	rng := rand.New(rand.NewPCG(3, 4))
 	for off := int64(0); off < 3*keys; off++ {
@@ -88,6 +91,7 @@ func TestOffsetMapCapped(t *testing.T) {
 	defer func(v int) { maxOffsetMapBytes = v }(maxOffsetMapBytes)
 	maxOffsetMapBytes = 100 * offsetSlotBytes
 	m := newOffsetMap(1 << 40)
+	defer m.release()
 	if len(m.slots) != 100 || m.free() != 75 {
 		t.Fatalf("%d slots, room for %d keys; want 100 and 75", len(m.slots), m.free())
 	}
@@ -142,6 +146,7 @@ func TestCompactOffsetMapFull(t *testing.T) {
 func TestOffsetMapGrows(t *testing.T) {
 	const keys = 300_000
 	m := newOffsetMap(4 * keys) // as a pass sizes it: every offset could be a new key
+	defer m.release()
 	if len(m.slots) != offsetMapInitialSlots {
 		t.Fatalf("new map has %d slots, want %d", len(m.slots), offsetMapInitialSlots)
 	}
@@ -164,14 +169,21 @@ func TestOffsetMapGrows(t *testing.T) {
 }
 
 // TestOffsetMapRelease: a released map has given its table back, and a second
-// release (or the cleanup that would run once the map is garbage) is harmless.
+// release (or the cleanup that would run once the map is garbage) is harmless;
+// OffsetMapBytes counts the table in use, and only it, on Linux.
 func TestOffsetMapRelease(t *testing.T) {
+	before := OffsetMapBytes()
 	m := newOffsetMap(1 << 20)
 	for i := range 100_000 { // a few resizes: each frees the table before
 		m.put(fmt.Appendf(nil, "key-%d", i), int64(i))
 	}
-	if runtime.GOOS == "linux" && m.mem.free == nil {
-		t.Fatal("table not in its own mapping on Linux")
+	if runtime.GOOS == "linux" {
+		if m.mem.free == nil {
+			t.Fatal("table not in its own mapping on Linux")
+		}
+		if got, want := OffsetMapBytes()-before, int64(len(m.slots))*offsetSlotBytes; got != want {
+			t.Fatalf("OffsetMapBytes grew by %d with a table of %d slots, want %d", got, len(m.slots), want)
+		}
 	}
 	m.release()
 	if m.slots != nil || m.mem.free != nil {
@@ -179,4 +191,7 @@ func TestOffsetMapRelease(t *testing.T) {
 	}
 	m.release()
 	runtime.GC()
+	if got := OffsetMapBytes(); got != before {
+		t.Fatalf("OffsetMapBytes %d after release, want %d as before", got, before)
+	}
 }
