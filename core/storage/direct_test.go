@@ -212,6 +212,7 @@ func TestDirectWriteBehind(t *testing.T) {
 		t.Fatalf("read %d records after the sync, high watermark %d", len(got), synced)
 	}
 	total := appendUpTo(len(appended) + 2*writeBehindMin) // never synced
+	l.behindWG.Wait() // the write-behind has written what it will (it may not have started yet)
 	crash(l)
 
 	l2 := openDirectLog(t, dir, opts, nil)
