@@ -151,15 +151,15 @@ func (s slowEvents) String() string {
 	case s.Count == 0:
 		return "0 of 0"
 	}
-	p99 := "past every bucket"
-	if s.P99Under > 0 {
-		p99 = "≤ " + fmtBound(s.P99Under)
+	return fmt.Sprintf("%d of %d (99%% %s, slowest %s)", s.Over, s.Count, under(s.P99Under), under(s.SlowestUnder))
+}
+
+// under is a bucket bound in a cell: "≤ 5 ms", or for 0 "past every bucket".
+func under(bound time.Duration) string {
+	if bound == 0 {
+		return "past every bucket"
 	}
-	slowest := "past every bucket"
-	if s.SlowestUnder > 0 {
-		slowest = "≤ " + fmtBound(s.SlowestUnder)
-	}
-	return fmt.Sprintf("%d of %d (99%% %s, slowest %s)", s.Over, s.Count, p99, slowest)
+	return "≤ " + fmtBound(bound)
 }
 
 func fmtBound(d time.Duration) string {

@@ -86,6 +86,10 @@ func TestFlushesBetween(t *testing.T) {
 	if s, _ := slowBetween(histogram{buckets: map[float64]float64{}}, fast); s.Over != 0 || s.P99Under != time.Millisecond || s.SlowestUnder != time.Millisecond {
 		t.Errorf("100 flushes all under 1 ms: %+v", s)
 	}
+	past := slowEvents{Watched: true, Count: 10, Over: 10}
+	if got := past.String(); got != "10 of 10 (99% past every bucket, slowest past every bucket)" {
+		t.Errorf("events past every bound: %q", got)
+	}
 	if (slowEvents{}).String() != "—" {
 		t.Error("an unwatched system is not a dash")
 	}
